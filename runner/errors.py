@@ -1,0 +1,83 @@
+"""The exception tree. Exceptions mean "cannot continue"; a failed check or a 401
+is a result (see results.py), never an exception.
+
+    RunnerError                 exit_code: the ExitCode it maps to
+    ├── UsageError              bad flag or argument (2)
+    ├── SpecError               invalid spec or config file (2); holds .diagnostics
+    ├── SecretError             a secret could not be resolved (3); never holds the value
+    └── TransportError          the exchange could not complete (4): refused, DNS, TLS,
+                                timeout, reset, redirect loop, body too large
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Sequence
+
+from .source import Diagnostic, Span
+
+__all__ = [
+    "ExitCode",
+    "RunnerError",
+    "UsageError",
+    "SpecError",
+    "SecretError",
+    "TransportError",
+]
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    CREDENTIALS = 3
+    TRANSPORT = 4
+    INTERNAL = 70
+    SIGINT = 130
+    SIGTERM = 143
+
+
+class RunnerError(Exception):
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UsageError(RunnerError):
+    exit_code = ExitCode.USAGE
+
+
+class SpecError(RunnerError):
+    """Every problem found in one or more input files, all at once."""
+
+    exit_code = ExitCode.USAGE
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        super().__init__("\n".join(d.one_line() for d in self.diagnostics))
+
+
+class SecretError(RunnerError):
+    """A secret could not be resolved. `message` must never contain the value."""
+
+    exit_code = ExitCode.CREDENTIALS
+
+    def __init__(self, secret: str, source: str, message: str, span: Span | None = None) -> None:
+        self.secret = secret
+        self.source = source
+        self.span = span
+        where = f" (declared at {span.location()})" if span else ""
+        super().__init__(f"secret '{secret}' from {source}: {message}{where}")
+        self.reason = message
+
+
+class TransportError(RunnerError):
+    """`kind` is one of: connect, dns, tls, timeout, reset, redirect, too_large, invalid_url, proxy, other."""
+
+    exit_code = ExitCode.TRANSPORT
+
+    def __init__(self, kind: str, message: str) -> None:
+        self.kind = kind
+        super().__init__(message)

@@ -1,0 +1,270 @@
+"""The typed, immutable model of a loaded spec and config file.
+
+Built by `_build.py` from validated YAML; read by the engine and the reporters.
+Values that may hold `${...}` references are kept as loaded (str, int, list,
+dict ...) and rendered by `template.render` at run time. JSON-like payloads are
+never mutated after loading. Every node carries the `Span` it came from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Union
+
+from .source import Span
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_MAX_BODY",
+    "SecretDecl",
+    "BearerAuth",
+    "NoAuth",
+    "HeaderAuth",
+    "BasicAuth",
+    "Auth",
+    "Defaults",
+    "JsonBody",
+    "FormBody",
+    "RawBody",
+    "FilePart",
+    "FilesBody",
+    "Body",
+    "Retry",
+    "Predicate",
+    "StatusExpect",
+    "HeaderCheck",
+    "JsonCheck",
+    "SchemaCheck",
+    "Expect",
+    "Capture",
+    "RequestDef",
+    "Spec",
+    "Environment",
+    "Config",
+]
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+
+Pairs = tuple[tuple[str, Any], ...]  # ordered (name, value-or-template) pairs
+
+
+@dataclass(frozen=True, slots=True)
+class SecretDecl:
+    """A named secret source, as declared in a spec's or the config's `secrets:`.
+
+    `kind` is one of env, file, dotenv, command, keyring, oauth2; `options` is the
+    mapping under the secret (e.g. {"env": "PETS_API_TOKEN"} or {"dotenv": ".env",
+    "key": "TOKEN"}). `base_dir` resolves relative paths (file, dotenv).
+    """
+
+    name: str
+    kind: str
+    options: Mapping[str, Any]
+    span: Span
+    base_dir: str
+
+    def identity(self) -> tuple:
+        """Two declarations with the same identity share one resolved value per run."""
+        return (self.kind, repr(sorted(self.options.items(), key=lambda kv: kv[0])), self.base_dir)
+
+
+@dataclass(frozen=True, slots=True)
+class BearerAuth:
+    secret: str
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NoAuth:
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderAuth:
+    name: str
+    secret: str
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BasicAuth:
+    username: str  # may be a template
+    password_secret: str
+    span: Span | None = None
+
+
+Auth = Union[BearerAuth, NoAuth, HeaderAuth, BasicAuth]
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    attempts: int  # every try, including the first
+    delay: float  # seconds between tries
+
+
+@dataclass(frozen=True, slots=True)
+class Defaults:
+    timeout: float | None = None
+    headers: Pairs = ()
+    follow_redirects: bool | None = None
+    max_body: int | None = None
+    retry: Retry | None = None
+    verify: bool | None = None  # TLS verification; None means "not said" (verified)
+
+
+@dataclass(frozen=True, slots=True)
+class JsonBody:
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class FormBody:
+    fields: Pairs
+
+
+@dataclass(frozen=True, slots=True)
+class RawBody:
+    text: str
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    field: str
+    path: str | None  # absolute, resolved against the spec's directory
+    content: str | None  # inline content (a template), when no path
+    filename: str | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FilesBody:
+    files: tuple[FilePart, ...]
+    fields: Pairs = ()  # extra plain form fields sent with the files
+
+
+Body = Union[JsonBody, FormBody, RawBody, FilesBody]
+
+
+@dataclass(frozen=True, slots=True)
+class Predicate:
+    """One test on a value: op is eq, ne, gt, ge, lt, le, in, contains, matches, type, length, exists."""
+
+    op: str
+    operand: Any
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusExpect:
+    codes: tuple[int, ...] = ()
+    classes: tuple[int, ...] = ()  # 2 for "2xx"
+    span: Span | None = None
+
+    def matches(self, status: int) -> bool:
+        return status in self.codes or status // 100 in self.classes
+
+    def expects(self, status: int) -> bool:
+        """True when this expectation names `status` exactly (e.g. a deliberate 401)."""
+        return status in self.codes
+
+    def describe(self) -> str:
+        parts = [str(c) for c in self.codes] + [f"{c}xx" for c in self.classes]
+        return " or ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderCheck:
+    name: str
+    predicates: tuple[Predicate, ...]
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JsonCheck:
+    path: str  # RFC 9535 JSONPath; may contain ${...}
+    predicates: tuple[Predicate, ...]
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaCheck:
+    """A JSON Schema for the body: `schema` is the loaded document; `source` names it."""
+
+    schema: Any
+    source: str  # the file path, or "inline"
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    status: StatusExpect | None = None
+    headers: tuple[HeaderCheck, ...] = ()
+    json: tuple[JsonCheck, ...] = ()
+    schema: SchemaCheck | None = None
+    body: tuple[Predicate, ...] = ()
+    max_ms: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    name: str
+    jsonpath: str | None = None
+    header: str | None = None
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestDef:
+    name: str
+    index: int  # 0-based position in the file
+    method: str = "GET"
+    url: str = "/"
+    query: Pairs = ()
+    headers: Pairs = ()
+    auth: Auth | None = None  # None: inherit the spec's auth
+    body: Body | None = None
+    timeout: float | None = None
+    follow_redirects: bool | None = None
+    max_body: int | None = None
+    retry: Retry | None = None
+    expect: Expect = field(default_factory=Expect)
+    captures: tuple[Capture, ...] = ()
+    skip: str | None = None
+    tags: tuple[str, ...] = ()
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    path: str
+    name: str
+    requests: tuple[RequestDef, ...]
+    version: int = 1
+    base_url: str | None = None
+    tags: tuple[str, ...] = ()
+    secrets: Mapping[str, SecretDecl] = field(default_factory=dict)
+    auth: Auth | None = None
+    defaults: Defaults = field(default_factory=Defaults)
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Environment:
+    name: str
+    base_url: str | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, SecretDecl] = field(default_factory=dict)
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: str | None = None
+    base_url: str | None = None
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, SecretDecl] = field(default_factory=dict)
+    defaults: Defaults = field(default_factory=Defaults)
+    environments: Mapping[str, Environment] = field(default_factory=dict)

@@ -1,0 +1,548 @@
+"""Wiring for the command line: find and load spec files, resolve config, run, report.
+
+The engine returns results; this module orders them for the console, keeps the
+report files up to date (atomically), and turns SIGINT/SIGTERM into a clean stop.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import stat
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from . import __version__
+from .errors import ExitCode, SpecError, UsageError
+from .model import Config, SecretDecl, Spec
+from .redact import Redactor
+from .results import Failure, FailureKind, Outcome, RunResult, SpecResult, StepResult
+from .source import Diagnostic, Span
+
+__all__ = ["App", "discover", "shard", "parse_assignments"]
+
+REPORT_INTERVAL_S = 2.0  # report files are rewritten at least this often during a run
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def discover(paths: list[str]) -> list[str]:
+    """Spec files named or found under directories (*.yaml, *.yml), sorted, without duplicates."""
+    found: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
+                        found.append(os.path.join(root, name))
+        elif path.exists() or path.is_symlink():
+            found.append(raw)
+        else:
+            raise UsageError(f"{raw}: no such file or directory")
+    seen: set[str] = set()
+    unique = []
+    for p in sorted(found, key=lambda p: Path(p).as_posix()):
+        key = os.path.normpath(p)
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
+
+
+def shard(files: list[str], k: int, n: int) -> list[str]:
+    """The K-th (1-based) of N slices; every file lands in exactly one slice."""
+    return [f for i, f in enumerate(files) if i % n == k - 1]
+
+
+def _typed(text: str) -> Any:
+    """`--var n=2` gives the number 2, as a YAML `vars:` entry would; quote-free strings stay strings."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "null":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+        if value == value and value not in (float("inf"), float("-inf")):
+            return value
+    except ValueError:
+        pass
+    return text
+
+
+def parse_assignments(items: list[str], flag: str, typed: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            shown = name if flag == "--secret" else item
+            raise UsageError(f"{flag} expects NAME=VALUE, got '{shown}'")
+        out[name] = _typed(value) if typed else value
+    return out
+
+
+@dataclass
+class _Progress:
+    """Per-spec bookkeeping while the run goes on."""
+
+    spec: Spec
+    started: bool = False
+    steps: list[StepResult] = field(default_factory=list)
+    result: SpecResult | None = None
+    reported_steps: int = 0
+
+
+class App:
+    def __init__(self, args, *, stdout: TextIO, stderr: TextIO, environ: dict[str, str]) -> None:
+        self.args = args
+        self.stdout = stdout
+        self.stderr = stderr
+        self.environ = environ
+        self.redactor = Redactor()
+        self._out_lock = threading.Lock()
+        self._stdout_closed = False
+        self.cli_secrets = parse_assignments(getattr(args, "secret", []), "--secret", typed=False)
+        for value in self.cli_secrets.values():
+            self.redactor.add(value)
+        self.cli_vars = parse_assignments(getattr(args, "var", []), "--var", typed=True)
+
+    # ----- loading -------------------------------------------------------------------
+
+    def _config(self) -> tuple[Config, str | None]:
+        from .load import load_config_file
+
+        path = self.args.config
+        if path is None and os.path.isfile("runner.yaml"):
+            path = "runner.yaml"
+        if path is None:
+            return Config(), None
+        if not os.path.exists(path):
+            raise UsageError(f"config file {path}: no such file")
+        return load_config_file(path), path
+
+    def _environment(self, config: Config):
+        name = self.args.env
+        if name is None:
+            return None
+        env = config.environments.get(name)
+        if env is None:
+            known = ", ".join(sorted(config.environments)) or "none (no `environments:` in the config)"
+            where = f" in {config.path}" if config.path else ""
+            raise UsageError(f"unknown environment '{name}'{where}; known: {known}")
+        return env
+
+    def _load(self, paths: list[str]):
+        """Load config and every spec file; every error of every file at once (exit 2)."""
+        from .load import check_references, load_spec_file
+
+        config, _ = self._config()
+        env = self._environment(config)
+        base_url = (env.base_url if env and env.base_url else None) or config.base_url
+        config_vars = {**config.vars, **(env.vars if env else {})}
+        secrets: dict[str, SecretDecl] = {**config.secrets, **(env.secrets if env else {})}
+        for name in self.cli_secrets:
+            if name not in secrets:
+                secrets[name] = SecretDecl(name, "cli", {}, Span.point("<command line>"), os.getcwd())
+
+        files = discover(paths or ["specs"]) if (paths or os.path.isdir("specs")) else None
+        if files is None:
+            raise UsageError("no spec files given and ./specs does not exist; pass spec files or directories")
+        if getattr(self.args, "shard", None):
+            k, n = self.args.shard
+            files = shard(files, k, n)
+        elif not files:
+            raise UsageError(f"no spec files (*.yaml, *.yml) found in {' '.join(paths or ['specs'])}")
+
+        specs: list[Spec] = []
+        diagnostics: list[Diagnostic] = []
+        var_names = set(config_vars) | set(self.cli_vars)
+        for path in files:
+            try:
+                spec = load_spec_file(path)
+            except SpecError as exc:
+                diagnostics.extend(exc.diagnostics)
+                continue
+            secret_names = set(secrets) | set(spec.secrets) | set(self.cli_secrets)
+            diagnostics.extend(check_references(spec, var_names=var_names, secret_names=secret_names))
+            specs.append(spec)
+        if diagnostics:
+            raise SpecError(diagnostics)
+        return config, env, base_url, config_vars, secrets, specs
+
+    # ----- commands ------------------------------------------------------------------
+
+    def validate(self) -> int:
+        *_, specs = self._load(self.args.paths)
+        for spec in specs:
+            n = len(spec.requests)
+            self._write(f"ok  {spec.path} ({n} request{'s' if n != 1 else ''})\n")
+        self._write(f"{len(specs)} spec file{'s' if len(specs) != 1 else ''} valid\n")
+        return ExitCode.OK
+
+    def demo(self) -> int:
+        from .demo import DEFAULT_SPECS, SHOWCASE_SPECS, demo_environ, spec_dir
+        from .demo.server import DemoServer
+
+        folder = spec_dir()
+        names = list(DEFAULT_SPECS) + (list(SHOWCASE_SPECS) if self.args.show_auth_failure else [])
+        paths = [str(folder / name) for name in names]
+        with DemoServer() as server:
+            self.environ = {**self.environ, **demo_environ(server)}
+            self._write(f"demo API listening on {server.url}\n")
+            return self.run(paths)
+
+    def run(self, paths: list[str] | None = None) -> int:
+        started = time.monotonic()
+        started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        config, env, base_url, config_vars, secrets, specs = self._load(
+            self.args.paths if paths is None else paths
+        )
+        from . import engine
+        from .report.terminal import TerminalReporter
+        from .secrets import SecretStore, SourceContext
+        from .template import Scope, render
+        from .transport import post_form
+
+        warnings: list[str] = []
+        if self.args.insecure:
+            warnings.append("TLS certificate verification is DISABLED (--insecure)")
+        for spec in specs:
+            if spec.defaults.verify is False:
+                warnings.append(f"TLS certificate verification is DISABLED for {spec.path} (defaults.verify: false)")
+
+        github = self.environ.get("GITHUB_ACTIONS") == "true"
+        on_resolved = self._add_mask if github else None
+        all_decls = {**{n: d for s in specs for n, d in s.secrets.items()}, **secrets}
+        store: SecretStore
+
+        def resolve_ref(value: Any) -> Any:
+            """`${secret:X}` / `${env:X}` inside a source's options (oauth2 client_secret)."""
+
+            def secret(name: str) -> str:
+                decl = all_decls.get(name)
+                if decl is None:
+                    raise UsageError(f"secret '{name}' is not declared")
+                return store.get(decl)
+
+            return render(value, Scope(variables={**config_vars, **self.cli_vars}, environ=self.environ, secret=secret))
+
+        ctx = SourceContext(
+            environ=self.environ,
+            resolve_ref=resolve_ref,
+            post_form=post_form,
+            verify_tls=not self.args.insecure,
+        )
+        store = SecretStore(ctx, self.redactor, overrides=self.cli_secrets, on_resolved=on_resolved)
+
+        stop = threading.Event()
+        options = engine.RunOptions(
+            config_vars=config_vars,
+            cli_vars=self.cli_vars,
+            environ=self.environ,
+            base_url=base_url,
+            defaults=config.defaults,
+            secrets=secrets,
+            timeout=self.args.timeout,
+            insecure=self.args.insecure,
+            fail_fast=self.args.fail_fast,
+            name_filter=self.args.name_filter,
+            tags=tuple(self.args.tag),
+            curl=self.args.curl,
+            stop=stop,
+        )
+        selected = [engine.select_requests(spec, options) for spec in specs]
+        if not any(selected) and (self.args.name_filter or self.args.tag):
+            raise UsageError("no request matches the -k / --tag filters; nothing to run")
+
+        is_tty = _isatty(self.stdout) and self.environ.get("TERM") != "dumb"
+        reporter = TerminalReporter(
+            self.stdout,
+            is_tty=is_tty,
+            color=False if self.args.no_color else None,
+            verbosity=self.args.verbose,
+            width=None,
+            redactor=self.redactor,
+            environ=self.environ,
+        )
+        environment = self.args.env
+        self._guard(reporter.start, __version__, [s.path for s in specs], environment, tuple(warnings))
+
+        progress = [_Progress(spec) for spec in specs]
+        events: queue.Queue = queue.Queue()
+        interrupted: list[str] = []
+        failed_fast = threading.Event()
+
+        def on_signal(signum, _frame) -> None:
+            if not interrupted:
+                interrupted.append("SIGINT" if signum == signal.SIGINT else "SIGTERM")
+            stop.set()
+
+        previous = _install_signals(on_signal)
+
+        def work(index: int) -> None:
+            spec = specs[index]
+            if stop.is_set() or failed_fast.is_set():
+                events.put(("done", index, None))
+                return
+            events.put(("start", index, None))
+            try:
+                result = engine.run_spec(
+                    spec,
+                    options=options,
+                    secrets=store,
+                    redactor=self.redactor,
+                    on_step=lambda step: events.put(("step", index, step)),
+                )
+            except BaseException as exc:  # noqa: BLE001 - carried to the main thread, re-raised there
+                events.put(("crash", index, exc))
+                return
+            if self.args.fail_fast and any(s.outcome in _BAD for s in result.steps):
+                failed_fast.set()
+            events.put(("done", index, result))
+
+        threads = _start_workers(work, len(specs), self.args.jobs)
+        next_to_report = 0
+        remaining = len(specs)
+        last_write = time.monotonic()
+
+        def snapshot(final: bool) -> RunResult:
+            spec_results = []
+            for p, sel in zip(progress, selected):
+                if p.result is not None:
+                    spec_results.append(p.result)
+                else:
+                    spec_results.append(self._unfinished(p, sel, bool(interrupted), final))
+            return RunResult(
+                specs=tuple(spec_results),
+                duration_s=time.monotonic() - started,
+                version=__version__,
+                environment=environment,
+                warnings=tuple(warnings),
+                interrupted=interrupted[0] if interrupted else None,
+                started_at=started_at,
+            )
+
+        try:
+            while remaining:
+                try:
+                    kind, index, payload = events.get(timeout=0.2)
+                except queue.Empty:
+                    kind = None
+                if kind == "crash":
+                    raise payload
+                if kind == "start":
+                    progress[index].started = True
+                elif kind == "step":
+                    progress[index].steps.append(payload)
+                elif kind == "done":
+                    remaining -= 1
+                    p = progress[index]
+                    p.result = payload if payload is not None else self._unfinished(
+                        p, selected[index], bool(interrupted), True,
+                        reason="interrupted" if interrupted else "--fail-fast",
+                    )
+                # Console output stays grouped per file and in file order, whatever --jobs is.
+                while next_to_report < len(progress):
+                    p = progress[next_to_report]
+                    while p.reported_steps < len(p.steps):
+                        self._guard(reporter.step, p.steps[p.reported_steps])
+                        p.reported_steps += 1
+                    if p.result is None:
+                        break
+                    for step in p.result.steps[p.reported_steps:]:
+                        self._guard(reporter.step, step)
+                    p.reported_steps = len(p.result.steps)
+                    self._guard(reporter.spec_done, p.result)
+                    next_to_report += 1
+                now = time.monotonic()
+                if kind == "done" or now - last_write >= REPORT_INTERVAL_S:
+                    self._write_reports(snapshot(final=False), final=False)
+                    last_write = now
+                if stop.is_set():
+                    # Give the requests in flight a moment to finish, then stop waiting for them.
+                    deadline = time.monotonic() + 0.5
+                    while remaining and time.monotonic() < deadline:
+                        try:
+                            kind, index, payload = events.get(timeout=0.05)
+                        except queue.Empty:
+                            continue
+                        if kind == "step":
+                            progress[index].steps.append(payload)
+                        elif kind == "start":
+                            progress[index].started = True
+                        elif kind == "done":
+                            remaining -= 1
+                            if payload is not None:
+                                progress[index].result = payload
+                    break
+        finally:
+            _restore_signals(previous)
+
+        run = snapshot(final=True)
+        if stop.is_set():
+            # Files not yet reported are printed now, so the console matches the reports.
+            for p_result in run.specs[next_to_report:]:
+                p = progress[next_to_report]
+                for step in p_result.steps[p.reported_steps:]:
+                    self._guard(reporter.step, step)
+                self._guard(reporter.spec_done, p_result)
+                next_to_report += 1
+        self._write_reports(run, final=True)
+        if github:
+            from .report.github import annotations
+
+            for line in annotations(run):
+                self._write(self.redactor.mask(line) + "\n")
+        self._guard(reporter.finish, run)
+        del threads  # daemon threads; any still blocked in a request end with the process
+        return run.exit_code()
+
+    # ----- helpers -------------------------------------------------------------------
+
+    def _unfinished(self, p: _Progress, selected, interrupted: bool, final: bool, reason: str | None = None) -> SpecResult:
+        """A spec file that did not finish: what ran, then the rest marked (interrupted or skipped)."""
+        steps = list(p.steps)
+        done = {s.index for s in steps}
+        reason = reason or ("interrupted" if interrupted else "not run yet")
+        first = True
+        for req in selected:
+            if req.index in done:
+                continue
+            url = self.redactor.mask(str(req.url))
+            if interrupted and p.started and first and final:
+                steps.append(
+                    StepResult(
+                        spec_path=p.spec.path, name=req.name, index=req.index, outcome=Outcome.ERROR,
+                        method=req.method, url=url, span=req.span, tags=req.tags,
+                        failures=(Failure(FailureKind.INTERRUPTED, "interrupted while this request was in flight", span=req.span),),
+                    )
+                )
+            else:
+                steps.append(
+                    StepResult(
+                        spec_path=p.spec.path, name=req.name, index=req.index, outcome=Outcome.SKIP,
+                        method=req.method, url=url, skip_reason=reason, span=req.span, tags=req.tags,
+                    )
+                )
+            first = False
+        return SpecResult(path=p.spec.path, name=p.spec.name, steps=tuple(steps), tags=p.spec.tags)
+
+    def _write_reports(self, run: RunResult, *, final: bool) -> None:
+        from .report import json_report, junit, markdown
+
+        targets: list[tuple[str, Callable[[RunResult], str]]] = []
+        if getattr(self.args, "junit", None):
+            targets.append((self.args.junit, junit.render))
+        if getattr(self.args, "json_report", None):
+            targets.append((self.args.json_report, json_report.render))
+        if getattr(self.args, "summary", None):
+            targets.append((self.args.summary, markdown.render))
+        for path, render in targets:
+            write_atomic(path, self.redactor.mask(render(run)))
+        step_summary = self.environ.get("GITHUB_STEP_SUMMARY")
+        if final and step_summary:
+            with open(step_summary, "a", encoding="utf-8") as fh:
+                fh.write(self.redactor.mask(markdown.render(run)) + "\n")
+
+    def _add_mask(self, value: str) -> None:
+        from .report.github import add_mask
+
+        self._write(add_mask(value) + "\n", mask=False)
+
+    def _write(self, text: str, *, mask: bool = True) -> None:
+        if self._stdout_closed:
+            return
+        with self._out_lock:
+            try:
+                self.stdout.write(self.redactor.mask(text) if mask else text)
+                self.stdout.flush()
+            except BrokenPipeError:
+                self._stdout_closed = True
+
+    def _guard(self, fn, *args) -> None:
+        """Console output that survives a closed pipe (`runner run | head -1`)."""
+        if self._stdout_closed:
+            return
+        try:
+            with self._out_lock:
+                fn(*args)
+        except BrokenPipeError:
+            self._stdout_closed = True
+            from .cli import _silence_stdout
+
+            _silence_stdout()
+
+
+_BAD = (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a report."""
+    target = Path(path)
+    if target.parent and not target.parent.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+        raise UsageError(f"{path}: not a regular file; cannot write a report there")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, target)
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _install_signals(handler) -> dict:
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):
+            pass
+    return previous
+
+
+def _restore_signals(previous: dict) -> None:
+    for sig, old in previous.items():
+        try:
+            signal.signal(sig, old)
+        except (ValueError, OSError, TypeError):
+            pass
+
+
+def _start_workers(work: Callable[[int], None], count: int, jobs: int) -> list[threading.Thread]:
+    """Spec files run in daemon threads so that a stop never waits on a request in flight."""
+    next_index = iter(range(count))
+    lock = threading.Lock()
+
+    def loop() -> None:
+        while True:
+            with lock:
+                index = next(next_index, None)
+            if index is None:
+                return
+            work(index)
+
+    threads = [threading.Thread(target=loop, name=f"runner-worker-{i}", daemon=True) for i in range(max(1, min(jobs, count)))]
+    for t in threads:
+        t.start()
+    return threads

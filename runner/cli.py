@@ -1,0 +1,232 @@
+"""The command line: `runner run|validate|schema|demo`. A leaf: it wires the parts together.
+
+`main(argv, stdout=, stderr=, environ=) -> int` never calls sys.exit (only
+`__main__` and `entry_point` do), so tests run it exactly as a user does.
+Heavy modules (rich, requests, jsonschema) are imported lazily so that
+`runner --version` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from typing import Sequence, TextIO
+
+from . import __version__
+from .errors import ExitCode, RunnerError, SpecError, UsageError
+
+__all__ = ["main", "entry_point", "build_parser"]
+
+BUG_REPORT = "this is a bug in request-runner; please report it with the output of --debug (secrets are masked)"
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises UsageError (exit 2) instead of exiting the process."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise UsageError(message.strip())
+        raise _CleanExit(status)
+
+
+class _CleanExit(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--env", metavar="NAME", help="environment from the config file's `environments`")
+    p.add_argument("--config", metavar="FILE", help="config file (default: ./runner.yaml when it exists)")
+    p.add_argument("--var", metavar="K=V", action="append", default=[], help="set a variable (repeatable)")
+    p.add_argument("--secret", metavar="K=V", action="append", default=[], help="override a secret's value (local use)")
+    p.add_argument("--jobs", "-j", metavar="N", type=_positive_int, default=1, help="spec files run in parallel")
+    p.add_argument("--shard", metavar="K/N", type=_shard, help="run the K-th of N deterministic slices of the spec files")
+    p.add_argument("--fail-fast", "-x", action="store_true", help="stop after the first request that does not pass")
+    p.add_argument("-k", metavar="SUBSTRING", dest="name_filter", help="only requests whose (or whose spec's) name contains this")
+    p.add_argument("--tag", metavar="TAG", action="append", default=[], help="only requests tagged so (request or spec tags)")
+    p.add_argument("--timeout", metavar="S", type=_positive_float, help="default deadline per request in seconds (30)")
+    p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates (warned about in every report)")
+    p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
+    p.add_argument("--json", metavar="FILE", dest="json_report", help="write a JSON report")
+    p.add_argument("--summary", metavar="FILE", help="write a Markdown summary")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="-v: show exchanges of failures; -vv: of every request")
+    p.add_argument("--curl", action="store_true", help="print each request as a curl command (secrets as $PLACEHOLDERS)")
+    p.add_argument("--no-color", action="store_true", help="no colours (also NO_COLOR)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (secrets masked)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(
+        prog="runner",
+        description="Declarative, YAML-driven HTTP request runner for smoke-testing APIs.",
+    )
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", parser_class=_ArgumentParser, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run spec files")
+    run.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
+    _add_run_options(run)
+
+    validate = sub.add_parser("validate", help="check spec files without sending anything")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
+    validate.add_argument("--env", metavar="NAME")
+    validate.add_argument("--config", metavar="FILE")
+    validate.add_argument("--var", metavar="K=V", action="append", default=[])
+    validate.add_argument("--secret", metavar="K=V", action="append", default=[])
+    validate.add_argument("--debug", action="store_true")
+
+    schema = sub.add_parser("schema", help="print a JSON Schema (spec, config or report)")
+    schema.add_argument("name", nargs="?", default="spec", choices=["spec", "config", "report"])
+
+    demo = sub.add_parser("demo", help="start the embedded demo API and run the demo specs against it")
+    demo.add_argument(
+        "--show-auth-failure",
+        action="store_true",
+        help="also run the spec whose token has expired, to see an AUTH report (exits 3)",
+    )
+    _add_run_options(demo)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, sep, n = text.partition("/")
+    try:
+        ki, ni = int(k), int(n)
+    except ValueError:
+        ki = ni = 0
+    if not sep or ni < 1 or not 1 <= ki <= ni:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got '{text}'")
+    return ki, ni
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    environ: dict[str, str] | None = None,
+) -> int:
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    environ = dict(os.environ if environ is None else environ)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    redactor = None
+    try:
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except _CleanExit as done:  # --help
+            return done.status
+        if args.version:
+            stdout.write(f"runner (request-runner) {__version__}\n")
+            return ExitCode.OK
+        if args.command is None:
+            parser.print_help(stdout)
+            return ExitCode.USAGE
+        if args.command == "schema":
+            from .load import schema_text
+
+            stdout.write(schema_text(args.name).rstrip("\n") + "\n")
+            return ExitCode.OK
+
+        from .app import App  # the wiring; imported lazily (pulls in requests, rich, ...)
+
+        app = App(args, stdout=stdout, stderr=stderr, environ=environ)
+        redactor = app.redactor
+        if args.command == "validate":
+            return app.validate()
+        if args.command == "demo":
+            return app.demo()
+        return app.run()
+    except SpecError as exc:
+        _print_spec_error(exc, stderr, redactor)
+        return exc.exit_code
+    except RunnerError as exc:
+        message = redactor.mask(exc.message) if redactor else exc.message
+        _safe_write(stderr, f"error: {message}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        _safe_write(stderr, "interrupted\n")
+        return ExitCode.SIGINT
+    except BrokenPipeError:
+        _silence_stdout()
+        return ExitCode.OK
+    except Exception as exc:  # noqa: BLE001 - the one place that turns a bug into exit 70
+        _safe_write(stderr, f"internal error: {type(exc).__name__}; {BUG_REPORT}\n")
+        if debug:
+            text = traceback.format_exc()
+            _safe_write(stderr, redactor.mask(text) if redactor else text)
+        else:
+            _safe_write(stderr, "run again with --debug to see the traceback\n")
+        return ExitCode.INTERNAL
+
+
+def _print_spec_error(exc: SpecError, stderr: TextIO, redactor) -> None:
+    from .source import format_diagnostic
+    from .srcmask import masked_lines
+
+    cache: dict[str, list[str] | None] = {}
+    blocks = []
+    for diag in exc.diagnostics:
+        lines = None
+        if diag.span is not None:
+            if diag.span.path not in cache:
+                cache[diag.span.path] = masked_lines(diag.span.path, redactor)
+            lines = cache[diag.span.path]
+        text = format_diagnostic(diag, lines)
+        blocks.append(redactor.mask(text) if redactor else text)
+    count = len(exc.diagnostics)
+    summary = f"{count} error{'s' if count != 1 else ''}; nothing was sent"
+    _safe_write(stderr, "\n".join(f"error: {b}" for b in blocks) + f"\n{summary}\n")
+
+
+def _safe_write(stream: TextIO, text: str) -> None:
+    try:
+        stream.write(text)
+        stream.flush()
+    except (BrokenPipeError, ValueError, OSError):
+        pass
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe (`runner run | head -1`) keep Python from failing at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def entry_point() -> None:
+    code = main()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    sys.exit(int(code))

@@ -1,0 +1,44 @@
+"""Mask secret-looking values in source lines before an error message quotes them.
+
+A token pasted into a spec next to a syntax error must not be printed: values of
+keys such as `Authorization`, `token`, `password`, `api_key` are replaced by ***,
+and any known secret value is masked by the Redactor.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from .redact import MASK, SENSITIVE_KEY, Redactor
+
+__all__ = ["mask_line", "masked_lines"]
+
+_KEY_VALUE = re.compile(r"^(?P<head>\s*(?:-\s+)?[\"']?(?P<key>[^:#\"']+)[\"']?\s*:\s*)(?P<value>\S.*)$")
+_BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/=]{8,}")
+_MAX_READ = 5 * 1024 * 1024
+
+
+def mask_line(line: str) -> str:
+    m = _KEY_VALUE.match(line)
+    if m and SENSITIVE_KEY.search(m.group("key")) and not m.group("value").startswith(("${", "{", "[", "|", ">", "#")):
+        line = m.group("head") + MASK
+    return _BEARER.sub(lambda mm: f"{mm.group(1)} {MASK}", line)
+
+
+def masked_lines(path: str, redactor: Redactor | None = None) -> list[str] | None:
+    """The file's lines, masked; None when it cannot be read safely."""
+    try:
+        import stat
+
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_READ:
+            return None
+        with open(path, "rb") as fh:
+            text = fh.read(_MAX_READ).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = [mask_line(line) for line in text.splitlines()]
+    if redactor is not None:
+        lines = [redactor.mask(line) for line in lines]
+    return lines

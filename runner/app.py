@@ -191,12 +191,9 @@ class App:
         return ExitCode.OK
 
     def demo(self) -> int:
-        from .demo import DEFAULT_SPECS, SHOWCASE_SPECS, demo_environ, spec_dir
-        from .demo.server import DemoServer
+        from .demo import DemoServer, demo_environ, demo_spec_paths
 
-        folder = spec_dir()
-        names = list(DEFAULT_SPECS) + (list(SHOWCASE_SPECS) if self.args.show_auth_failure else [])
-        paths = [str(folder / name) for name in names]
+        paths = [str(p) for p in demo_spec_paths(include_auth_failure=self.args.show_auth_failure)]
         with DemoServer() as server:
             self.environ = {**self.environ, **demo_environ(server)}
             self._write(f"demo API listening on {server.url}\n")

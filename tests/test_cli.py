@@ -1,0 +1,428 @@
+"""The command line end to end, as a user runs it, against the embedded demo API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from urllib.parse import quote
+
+import jsonschema
+import pytest
+
+from runner.cli import main
+from runner.demo import DemoServer, demo_environ, spec_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+CANARY = "rr-CANARY-9f8e7d6c5b4a"
+CANARY_FORMS = [
+    CANARY,
+    quote(CANARY, safe=""),
+    base64.b64encode(CANARY.encode()).decode().rstrip("="),
+    base64.b64encode(f"user:{CANARY}".encode()).decode().rstrip("="),
+]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    with DemoServer() as server:
+        yield server
+
+
+@pytest.fixture()
+def cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_cli(args, env=None, stdout=None):
+    out, err = stdout or io.StringIO(), io.StringIO()
+    environ = {"PATH": os.environ.get("PATH", ""), **(env or {})}
+    code = main(list(args), stdout=out, stderr=err, environ=environ)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
+    return path
+
+
+def spec(tmp: Path, name: str, body: str) -> Path:
+    return write(tmp / name, body)
+
+
+PASSING = """
+    version: 1
+    name: pass
+    base_url: ${env:API}
+    secrets:
+      tok: {env: API_TOKEN}
+    auth: {bearer: tok}
+    requests:
+      - name: health
+        url: /health
+        auth: none
+        expect: {status: 200, json: {$.status: ok}}
+      - name: list pets
+        url: /pets
+        query: {limit: 2}
+        expect:
+          status: 200
+          json: {$.count: 2}
+        capture: {first: $.items[0].id}
+      - name: first pet
+        url: /pets/${first}
+        expect: {status: 200, json: {$.id: "${first}"}}
+"""
+
+
+def env_for(server, token=None, **extra):
+    env = {"API": server.url, "API_TOKEN": token or server.mint_token(3600, scope="pets:read pets:create")}
+    env.update(extra)
+    return env
+
+
+def test_version():
+    code, out, _ = run_cli(["--version"])
+    assert code == 0 and out.startswith("runner (request-runner) ")
+
+
+def test_no_command_prints_help_and_exits_2():
+    code, out, _ = run_cli([])
+    assert code == 2 and "run" in out
+
+
+@pytest.mark.parametrize("name", ["spec", "config", "report"])
+def test_schema_command_prints_valid_schemas(name):
+    code, out, _ = run_cli(["schema", name])
+    assert code == 0
+    jsonschema.Draft202012Validator.check_schema(json.loads(out))
+
+
+def test_bad_flag_is_a_usage_error():
+    code, _, err = run_cli(["run", "--jobs", "zero"])
+    assert code == 2 and "--jobs" in err and "Traceback" not in err
+
+
+def test_passing_run(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    code, out, err = run_cli(["run", "a.yaml"], env_for(demo))
+    assert code == 0, out + err
+    assert "3 passed, 0 failed, 0 auth, 0 errors, 0 skipped in" in out
+
+
+def test_validate_the_demo_specs_needs_no_network_or_secrets():
+    code, out, err = run_cli(["validate", str(spec_dir())])
+    assert code == 0, err
+    assert "valid" in out
+
+
+def test_validate_reports_every_error_with_position_and_hint(cwd):
+    spec(cwd, "bad.yaml", """
+        version: 1
+        name: bad
+        requests:
+          - name: one
+            url: /x
+            expcet: {status: 200}
+          - name: two
+            url: /pets/${nowhere}
+    """)
+    code, _, err = run_cli(["validate", "bad.yaml"])
+    assert code == 2
+    assert "bad.yaml:6:" in err and "did you mean 'expect'" in err
+    assert "nowhere" in err
+    assert "Traceback" not in err
+
+
+def test_failed_check_exits_1(demo, cwd):
+    spec(cwd, "f.yaml", """
+        version: 1
+        name: f
+        base_url: ${env:API}
+        requests:
+          - name: health
+            url: /health
+            expect: {status: 200, json: {$.status: broken}}
+    """)
+    code, out, _ = run_cli(["run", "f.yaml"], env_for(demo))
+    assert code == 1
+    assert "broken" in out and "0 passed, 1 failed" in out
+
+
+def test_unexpected_401_is_auth_with_diagnosis_and_no_leak(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    junit, report = cwd / "out" / "junit.xml", cwd / "out" / "report.json"
+    summary = cwd / "out" / "summary.md"
+    code, out, err = run_cli(
+        ["run", "a.yaml", "-vv", "--curl", "--junit", str(junit), "--json", str(report), "--summary", str(summary)],
+        env_for(demo, token=CANARY),
+    )
+    assert code == 3, out + err
+    assert "AUTH" in out and "tok" in out and "env API_TOKEN" in out
+    assert "invalid_token" in out
+    assert "sha256:" in out
+    for text in (out, err, junit.read_text(), report.read_text(), summary.read_text()):
+        for form in CANARY_FORMS:
+            assert form not in text
+    ET.parse(junit)
+    schema = json.loads(run_cli(["schema", "report"])[1])
+    jsonschema.validate(json.loads(report.read_text()), schema)
+
+
+def test_expired_jwt_is_explained(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    expired = demo.mint_token(-(2 * 3600 + 14 * 60), scope="pets:read")
+    code, out, _ = run_cli(["run", "a.yaml"], env_for(demo, token=expired))
+    assert code == 3
+    assert "expired" in out and "2 h 14 min" in out
+    assert expired not in out
+
+
+def test_unresolved_secret_sends_nothing(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    demo.clear_requests()
+    env = env_for(demo)
+    del env["API_TOKEN"]
+    code, out, _ = run_cli(["run", "a.yaml"], env)
+    assert code == 3
+    assert "API_TOKEN" in out and "not set" in out
+    assert all(r.path.split("?")[0] != "/pets" for r in demo.requests), "a request was sent without its credential"
+
+
+def test_secret_override_on_the_command_line(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    env = env_for(demo)
+    token = env.pop("API_TOKEN")
+    code, out, _ = run_cli(["run", "a.yaml", "--secret", f"tok={token}"], env)
+    assert code == 0, out
+    assert token not in out
+
+
+def test_connection_refused_is_transport_error(cwd):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec(cwd, "r.yaml", f"""
+        version: 1
+        name: refused
+        base_url: http://127.0.0.1:{port}
+        requests:
+          - name: nothing listens
+            url: /
+    """)
+    code, out, _ = run_cli(["run", "r.yaml"])
+    assert code == 4
+    assert f"127.0.0.1:{port}" in out
+    assert "Traceback" not in out
+
+
+def test_exit_code_precedence_auth_over_transport_over_fail(demo, cwd):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    spec(cwd, "1.yaml", """
+        version: 1
+        name: fails
+        base_url: ${env:API}
+        requests:
+          - {name: h, url: /health, expect: {status: 500}}
+    """)
+    spec(cwd, "2.yaml", f"""
+        version: 1
+        name: refused
+        requests:
+          - {{name: r, url: "http://127.0.0.1:{port}/"}}
+    """)
+    assert run_cli(["run", "1.yaml", "2.yaml"], env_for(demo))[0] == 4
+    spec(cwd, "3.yaml", PASSING)
+    assert run_cli(["run", "1.yaml", "2.yaml", "3.yaml"], env_for(demo, token=CANARY))[0] == 3
+
+
+def test_unknown_environment_lists_known_ones(cwd):
+    write(cwd / "runner.yaml", """
+        environments:
+          staging: {base_url: "http://127.0.0.1:1"}
+          prod: {base_url: "http://127.0.0.1:2"}
+    """)
+    spec(cwd, "a.yaml", PASSING)
+    code, _, err = run_cli(["run", "a.yaml", "--env", "qa"])
+    assert code == 2
+    assert "qa" in err and "prod" in err and "staging" in err
+
+
+def test_config_environment_supplies_base_url_and_vars(demo, cwd):
+    write(cwd / "runner.yaml", f"""
+        vars: {{expected: ok}}
+        environments:
+          local:
+            base_url: {demo.url}
+    """)
+    spec(cwd, "c.yaml", """
+        version: 1
+        name: from config
+        requests:
+          - name: health
+            url: /health
+            expect: {json: {$.status: "${expected}"}}
+    """)
+    code, out, _ = run_cli(["run", "c.yaml", "--env", "local"])
+    assert code == 0, out
+
+
+def test_shards_cover_every_file_once(demo, cwd):
+    for i in range(7):
+        spec(cwd, f"s{i}.yaml", f"""
+            version: 1
+            name: shard file {i}
+            base_url: ${{env:API}}
+            requests:
+              - {{name: "h{i}", url: /health, auth: none}}
+        """)
+    seen = []
+    for k in (1, 2, 3):
+        report = cwd / f"r{k}.json"
+        code, out, _ = run_cli(["run", ".", "--shard", f"{k}/3", "--json", str(report)], env_for(demo))
+        assert code == 0, out
+        seen += [s["path"] for s in json.loads(report.read_text())["specs"]]
+    assert sorted(seen) == sorted({*seen}) and len(seen) == 7
+
+
+def _comparable(report: dict) -> list:
+    return [
+        (s["path"], [(st["name"], st["outcome"], st["status"]) for st in s["steps"]]) for s in report["specs"]
+    ]
+
+
+def test_parallel_jobs_give_the_same_report_and_order(demo, cwd):
+    for i in range(4):
+        spec(cwd, f"p{i}.yaml", PASSING.replace("name: pass", f"name: pass {i}"))
+    serial, parallel = cwd / "serial.json", cwd / "parallel.json"
+    c1, out1, _ = run_cli(["run", ".", "--json", str(serial)], env_for(demo))
+    c2, out2, _ = run_cli(["run", ".", "--jobs", "3", "--json", str(parallel)], env_for(demo))
+    assert c1 == c2 == 0
+    assert _comparable(json.loads(serial.read_text())) == _comparable(json.loads(parallel.read_text()))
+    strip = lambda text: [line.split()[0:3] for line in text.splitlines() if line.startswith(("PASS", "FAIL"))]
+    assert strip(out1) == strip(out2)
+
+
+def test_filters_select_requests_and_empty_selection_is_an_error(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    code, out, _ = run_cli(["run", "a.yaml", "-k", "health"], env_for(demo))
+    assert code == 0 and "1 passed" in out
+    code, _, err = run_cli(["run", "a.yaml", "-k", "no-such-request"], env_for(demo))
+    assert code == 2 and "nothing to run" in err
+
+
+def test_github_actions_masks_and_annotates(demo, cwd):
+    spec(cwd, "a.yaml", PASSING)
+    summary = cwd / "step-summary.md"
+    summary.write_text("")
+    env = env_for(demo, token=CANARY, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary))
+    code, out, _ = run_cli(["run", "a.yaml"], env)
+    assert code == 3
+    lines = out.splitlines()
+    assert lines.count(f"::add-mask::{CANARY}") == 1
+    assert any(line.startswith("::error file=a.yaml,line=") for line in lines)
+    others = [line for line in lines if not line.startswith("::add-mask::")]
+    assert not any(CANARY in line for line in others)
+    assert "list pets" in summary.read_text() and CANARY not in summary.read_text()
+
+
+# ----- the real entry point, in a subprocess ---------------------------------------------
+
+
+def _subprocess_env(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_PROXY") and not k.endswith("_proxy")}
+    env.update(extra)
+    return env
+
+
+def test_python_dash_m_runner_works_from_another_directory(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "schema", "spec"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0 and '"$schema"' in proc.stdout
+
+
+def test_closed_stdout_is_not_an_error(demo, tmp_path):
+    for i in range(3):
+        spec(tmp_path, f"a{i}.yaml", PASSING)
+    proc = subprocess.run(
+        f"{sys.executable} -m runner run . | head -1",
+        shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env=_subprocess_env(**env_for(demo)),
+    )
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+    assert proc.stdout.count("\n") == 1
+
+
+@pytest.fixture()
+def blackhole():
+    """A server that accepts connections and never answers: a request in flight forever."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    stop.set()
+    t.join()
+    for c in conns:
+        c.close()
+    srv.close()
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_writes_valid_reports(demo, blackhole, tmp_path, sig, code):
+    spec(tmp_path, "a.yaml", """
+        version: 1
+        name: slow
+        base_url: ${env:API}
+        requests:
+          - {name: fast, url: /health}
+          - {name: hangs, url: "${env:HOLE}/wait", timeout: 60}
+          - {name: never sent, url: /health}
+    """)
+    junit, report = tmp_path / "j.xml", tmp_path / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runner", "run", "a.yaml", "--junit", str(junit), "--json", str(report)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_subprocess_env(**env_for(demo), HOLE=blackhole),
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not (report.exists() and "fast" in report.read_text()):
+        time.sleep(0.1)
+    time.sleep(0.3)
+    started = time.monotonic()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 5
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in err
+    data = json.loads(report.read_text())
+    outcomes = {s["name"]: s["outcome"] for s in data["specs"][0]["steps"]}
+    assert outcomes == {"fast": "PASS", "hangs": "ERROR", "never sent": "SKIP"}
+    assert data["interrupted"] in ("SIGINT", "SIGTERM")
+    ET.parse(junit)

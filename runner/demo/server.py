@@ -157,7 +157,9 @@ class DemoServer:
         httpd.daemon_threads = True
         self._httpd = httpd
         self.port = httpd.server_address[1]
-        self._thread = threading.Thread(target=httpd.serve_forever, name="demo-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="demo-server", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -551,6 +553,7 @@ def _basic_credentials(value: str | None) -> tuple[str, str] | None:
 def _make_handler(server: DemoServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
         server_version = "pets-demo/1"
         sys_version = ""
 

@@ -1,0 +1,471 @@
+"""Safe YAML reading: text -> plain JSON-like data plus a SourceMap of positions.
+
+The only module that imports `yaml`. Nothing is ever constructed by PyYAML: the
+document is composed into nodes (`yaml.compose` with a `SafeLoader` subclass) and
+the nodes are turned into dict/list/str/int/float/bool/None here, with our own
+rules, which are the YAML 1.2 core schema's, made a little stricter:
+
+- booleans are `true`/`false` only (also `True`, `TRUE`...); `yes`, `no`, `on`,
+  `off`, `y`, `n` stay strings;
+- null is `null`, `Null`, `NULL`, `~` or nothing;
+- integers are decimal (`-12`), `0x1F` or `0o17`. A decimal with a leading zero
+  (`0200`, `08`) stays a STRING: YAML 1.1 reads it as octal, YAML 1.2 as decimal,
+  and the two disagree, so we take neither guess (a schema error then says
+  "expected an integer, got a string" where a number was meant);
+- floats are `1.5`, `.5`, `1e3`, `1.0e+3`; `.inf` and `.nan` are errors (JSON
+  cannot hold them), and so is a number too large for a float;
+- everything else is a string: `1:30` (no sexagesimal), `2024-01-01` (no
+  timestamps), `=`, `1_000`;
+- explicit tags: `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!map`,
+  `!!seq`; any other tag (`!!binary`, `!!set`, `!!python/...`, `!custom`) is an error;
+- mapping keys must be strings (`200:` is an error: quote it), except the merge
+  key `<<`; duplicate keys are errors; aliases and merge keys work, but the
+  expanded document is capped at MAX_NODES nodes and recursive aliases are refused;
+- nesting deeper than MAX_DEPTH is refused BEFORE composing, by counting
+  `yaml.parse` events (the composers recurse: the C one crashes the process on
+  very deep input, the Python one raises RecursionError).
+
+Every error is a `SpecError` of `Diagnostic`s positioned `path:line:col` (1-based).
+Messages never quote a value from the document.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import SpecError
+from .source import Diagnostic, Position, Span
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "MAX_TEXT",
+    "SourceMap",
+    "YamlPath",
+    "decode",
+    "parse",
+]
+
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+MAX_TEXT = 5 * 1024 * 1024  # characters (the file reader caps bytes at the same size)
+
+YamlPath = tuple  # keys (str) and indices (int) from the root
+
+_TAG = "tag:yaml.org,2002:"
+_PLAIN = "tag:request-runner:plain"  # an untagged plain scalar: resolved by our rules
+_TAB_HINT = "YAML forbids tabs for indentation; indent with spaces"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMap:
+    """Where each value of a document came from.
+
+    `entries[path] = (key_span, value_span)`: `key_span` is None for the root and
+    for list items. Lookups fall back to the nearest ancestor, so a path that is
+    not recorded (a value built later) still gets a sensible position.
+    """
+
+    path: str
+    entries: dict = field(default_factory=dict)
+
+    def _nearest(self, path: YamlPath) -> tuple[YamlPath, tuple[Span | None, Span] | None]:
+        path = tuple(path)
+        while True:
+            entry = self.entries.get(path)
+            if entry is not None or not path:
+                return path, entry
+            path = path[:-1]
+
+    def value_span(self, path: YamlPath) -> Span:
+        _, entry = self._nearest(path)
+        return entry[1] if entry else Span.point(self.path)
+
+    def key_span(self, path: YamlPath) -> Span:
+        """The key's span when `path` names a mapping entry; else the value's."""
+        _, entry = self._nearest(path)
+        if entry is None:
+            return Span.point(self.path)
+        return entry[0] or entry[1]
+
+    def has(self, path: YamlPath) -> bool:
+        return tuple(path) in self.entries
+
+
+# ----------------------------------------------------------------- the loader class
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose implicit resolution leaves plain scalars for us to type.
+
+    Only `resolve` changes; nothing is ever constructed (we only compose).
+    """
+
+    def resolve(self, kind, value, implicit):  # type: ignore[override]
+        if kind is ScalarNode and implicit[0]:
+            return _PLAIN
+        return super().resolve(kind, value, implicit)
+
+
+# -------------------------------------------------------------------------- errors
+
+
+class _Abort(Exception):
+    def __init__(self, diagnostic: Diagnostic) -> None:
+        super().__init__(diagnostic.message)
+        self.diagnostic = diagnostic
+
+
+def _span(filename: str, node_or_mark_start, end=None) -> Span:
+    start = node_or_mark_start
+    end = end or start
+    return Span(
+        filename,
+        Position(start.line + 1, start.column + 1),
+        Position(end.line + 1, end.column + 1),
+    )
+
+
+def _node_span(filename: str, node: Node) -> Span:
+    end = node.end_mark
+    # a block collection ends at the start of the next token: keep the span on one line
+    if end is None or end.line != node.start_mark.line:
+        end = node.start_mark
+    return _span(filename, node.start_mark, end)
+
+
+def _pos_span(filename: str, text: str, index: int) -> Span:
+    line = text.count("\n", 0, index) + 1
+    col = index - (text.rfind("\n", 0, index) + 1) + 1
+    return Span.point(filename, line, col)
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _clean_problem(problem: str) -> str:
+    """PyYAML's problem text, without long quoted fragments of the document."""
+
+    def shorten(m: re.Match) -> str:
+        inner = m.group(1)
+        if len(inner) > 12 and not inner.startswith("<"):
+            return "'...'"
+        return m.group(0)
+
+    return _QUOTED.sub(shorten, problem or "invalid YAML")
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, filename: str, text: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    span = _span(filename, mark) if mark is not None else Span.point(filename)
+    problem = _clean_problem(exc.problem or exc.context or "")
+    message = f"YAML syntax error: {problem}"
+    if exc.context and exc.problem:
+        message += f" ({_clean_problem(exc.context)}"
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            message += f" started at line {exc.context_mark.line + 1}"
+        message += ")"
+    hint = None
+    if "\\t" in problem or "'\t'" in problem or _line_has_tab_indent(text, span.line):
+        hint = _TAB_HINT
+    return Diagnostic(message, span, hint, title="YAML syntax error")
+
+
+def _line_has_tab_indent(text: str, line: int) -> bool:
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return False
+    s = lines[line - 1]
+    indent = s[: len(s) - len(s.lstrip(" \t"))]
+    return "\t" in indent
+
+
+# ------------------------------------------------------------------------ decoding
+
+
+def decode(data: bytes, filename: str) -> str:
+    """Bytes of a file -> text. UTF-8 (with or without BOM) or UTF-16/32 with a BOM.
+
+    Raises SpecError for invalid UTF-8 and NUL bytes; never UnicodeDecodeError.
+    """
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            body = data[len(bom) :]
+            try:
+                return body.decode(codec)
+            except UnicodeDecodeError as exc:
+                raise SpecError([Diagnostic(f"the file starts with a {codec.upper()[:6]} byte order mark but is not valid {codec.upper()[:6]} (byte offset {exc.start + len(bom)})", Span.point(filename), "save it as UTF-8", title="encoding error")]) from None
+    nul = data.find(b"\x00")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if 0 <= nul < exc.start:
+            raise _nul_error(filename, data[:nul].decode("utf-8", "replace")) from None
+        before = data[: exc.start].decode("utf-8", "replace")
+        span = _pos_span(filename, before, len(before))
+        raise SpecError([Diagnostic(f"the file is not valid UTF-8 (byte offset {exc.start})", span, "save it as UTF-8", title="encoding error")]) from None
+    if nul >= 0:
+        raise _nul_error(filename, text[: text.find("\x00")])
+    return text
+
+
+def _nul_error(filename: str, before: str) -> SpecError:
+    span = _pos_span(filename, before, len(before))
+    return SpecError([Diagnostic("the file contains a NUL byte; it is binary or UTF-16 without a byte order mark", span, "save it as UTF-8", title="encoding error")])
+
+
+# YAML's printable set (1.2 §5.1), plus NEL; anything else is refused with a position.
+_NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _check_text(text: str, filename: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise SpecError([Diagnostic(f"the file is too large ({len(text)} characters; the limit is {MAX_TEXT})", Span.point(filename))])
+    m = _NOT_PRINTABLE.search(text)
+    if m:
+        ch = m.group(0)
+        if ch == "\x00":
+            raise _nul_error(filename, text[: m.start()])
+        span = _pos_span(filename, text, m.start())
+        raise SpecError([Diagnostic(f"control character U+{ord(ch):04X} is not allowed in YAML", span, "remove it, or write it as an escape inside a double-quoted string", title="YAML syntax error")])
+
+
+# ------------------------------------------------------------------ depth pre-scan
+
+
+def _prescan(text: str, filename: str) -> int:
+    """Count nesting and documents over parse events (no composing). Returns the number of documents."""
+    depth = 0
+    documents = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Abort(Diagnostic(f"nesting is deeper than {MAX_DEPTH} levels", _span(filename, event.start_mark), title="YAML too deep"))
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _Abort(Diagnostic("the file holds several YAML documents (---); it must hold one", _span(filename, event.start_mark), title="YAML error"))
+    return documents
+
+
+# ---------------------------------------------------------------- scalar typing
+
+_INT_DEC = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_INT_LEADING_ZERO = re.compile(r"[-+]?0[0-9]+")
+_INT_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_INT_OCT = re.compile(r"0o[0-7]+")
+_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INF_NAN = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
+_MAX_DIGITS = 4000  # below CPython's int/str conversion limit
+
+
+def _short_tag(tag: str) -> str:
+    if tag.startswith(_TAG):
+        return "!!" + tag[len(_TAG) :]
+    return tag if len(tag) <= 40 else tag[:40] + "..."
+
+
+@dataclass(slots=True)
+class _Walker:
+    filename: str
+    smap: SourceMap
+    count: int = 0
+    active: set = field(default_factory=set)
+
+    def fail(self, message: str, node: Node, hint: str | None = None) -> _Abort:
+        return _Abort(Diagnostic(message, _node_span(self.filename, node), hint))
+
+    # ---- scalars
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        value = node.value
+        if tag == _PLAIN:
+            return self.plain(node, value)
+        if tag == _TAG + "str":
+            return value
+        if tag == _TAG + "null":
+            if value in ("", "~", "null", "Null", "NULL"):
+                return None
+            raise self.fail("!!null value must be null or empty", node)
+        if tag == _TAG + "bool":
+            if value.lower() in ("true", "false"):
+                return value.lower() == "true"
+            raise self.fail("!!bool value must be true or false", node)
+        if tag == _TAG + "int":
+            result = self.number(node, value)
+            if isinstance(result, int) and not isinstance(result, bool):
+                return result
+            raise self.fail("!!int value is not an integer", node)
+        if tag == _TAG + "float":
+            result = self.number(node, value)
+            if isinstance(result, (int, float)) and not isinstance(result, bool):
+                return float(result)
+            raise self.fail("!!float value is not a number", node)
+        raise self.fail(f"unsupported tag '{_short_tag(tag)}'", node, "only plain YAML data is allowed: mappings, lists, strings, numbers, true/false, null")
+
+    def plain(self, node: ScalarNode, value: str) -> Any:
+        if value in ("", "~", "null", "Null", "NULL"):
+            return None
+        if value in ("true", "True", "TRUE"):
+            return True
+        if value in ("false", "False", "FALSE"):
+            return False
+        first = value[0]
+        if first.isdigit() or first in "+-.":
+            result = self.number(node, value)
+            if result is not None:
+                return result
+        return value
+
+    def number(self, node: ScalarNode, value: str) -> int | float | None:
+        """int/float by the core schema, None when `value` is not a number."""
+        if _INF_NAN.fullmatch(value):
+            raise self.fail("infinity and NaN are not allowed (JSON cannot hold them)", node, "quote the value to keep it as text")
+        if _INT_LEADING_ZERO.fullmatch(value):
+            return None  # see the module docstring: stays a string
+        if _INT_DEC.fullmatch(value) or _INT_HEX.fullmatch(value) or _INT_OCT.fullmatch(value):
+            if len(value) > _MAX_DIGITS:
+                raise self.fail(f"number has more than {_MAX_DIGITS} digits", node, "quote it to keep it as text")
+            return int(value, 0) if value[:2] in ("0x", "0o") else int(value)
+        if _FLOAT.fullmatch(value):
+            if len(value) > _MAX_DIGITS:
+                raise self.fail(f"number has more than {_MAX_DIGITS} digits", node, "quote it to keep it as text")
+            result = float(value)
+            if result in (float("inf"), float("-inf")):
+                raise self.fail("number is too large for a float (JSON cannot hold infinity)", node, "quote it to keep it as text")
+            return result
+        return None
+
+    # ---- structure
+    def walk(self, node: Node, path: YamlPath, key_span: Span | None, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(f"the document expands to more than {MAX_NODES} values (aliases repeated too often?)", node, "aliases (*name) are expanded; a chain of aliases can blow up")
+        if depth > MAX_DEPTH:
+            raise self.fail(f"nesting is deeper than {MAX_DEPTH} levels (through aliases)", node)
+        self.smap.entries[path] = (key_span, _node_span(self.filename, node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if id(node) in self.active:
+            raise self.fail("recursive alias: a node contains itself", node)
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                if node.tag not in (_TAG + "seq",):
+                    raise self.fail(f"unsupported tag '{_short_tag(node.tag)}'", node, "only plain YAML data is allowed: mappings, lists, strings, numbers, true/false, null")
+                return [self.walk(item, path + (i,), None, depth + 1) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                if node.tag not in (_TAG + "map",):
+                    raise self.fail(f"unsupported tag '{_short_tag(node.tag)}'", node, "only plain YAML data is allowed: mappings, lists, strings, numbers, true/false, null")
+                return self.mapping(node, path, depth)
+            raise self.fail("unsupported YAML node", node)
+        finally:
+            self.active.discard(id(node))
+
+    def key(self, node: Node) -> str:
+        if not isinstance(node, ScalarNode):
+            raise self.fail("a mapping key must be a string, not a list or mapping", node)
+        value = self.scalar(node)
+        if not isinstance(value, str):
+            kind = "null" if value is None else "true/false" if isinstance(value, bool) else "a number"
+            raise self.fail(f"a mapping key must be a string, not {kind}", node, "quote the key")
+        return value
+
+    def mapping(self, node: MappingNode, path: YamlPath, depth: int) -> dict:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, Node] = {}
+        merges: list[Node] = []
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag in (_PLAIN, _TAG + "merge") and key_node.value == "<<":
+                merges.append(value_node)
+                continue
+            key = self.key(key_node)
+            if key in first_seen:
+                shown = key if len(key) <= 40 else key[:40] + "..."
+                raise self.fail(f"duplicate key '{shown}' (first at line {first_seen[key].start_mark.line + 1})", key_node, "a key may appear once per mapping")
+            first_seen[key] = key_node
+            result[key] = self.walk(value_node, path + (key,), _node_span(self.filename, key_node), depth + 1)
+        # merge keys: explicit keys win; among merged mappings the first wins
+        for merge in merges:
+            for key_node, value_node in self.merge_pairs(merge):
+                key = self.key(key_node)
+                if key not in result:
+                    result[key] = self.walk(value_node, path + (key,), _node_span(self.filename, key_node), depth + 1)
+        return result
+
+    def merge_pairs(self, merge: Node) -> list:
+        """The (key, value) nodes a `<<` brings in, in priority order (nested merges flattened)."""
+        sources = merge.value if isinstance(merge, SequenceNode) else [merge]
+        pairs: list = []
+        for source in sources:
+            if not isinstance(source, MappingNode) or source.tag != _TAG + "map":
+                raise self.fail("a merge key (<<) takes a mapping or a list of mappings", source)
+            if id(source) in self.active:
+                raise self.fail("recursive alias: a node contains itself", source)
+            self.count += 1
+            if self.count > MAX_NODES:
+                raise self.fail(f"the document expands to more than {MAX_NODES} values (aliases repeated too often?)", source)
+            self.active.add(id(source))
+            try:
+                nested = []
+                for key_node, value_node in source.value:
+                    if isinstance(key_node, ScalarNode) and key_node.tag in (_PLAIN, _TAG + "merge") and key_node.value == "<<":
+                        nested.append(value_node)
+                    else:
+                        pairs.append((key_node, value_node))
+                for inner in nested:
+                    pairs.extend(self.merge_pairs(inner))
+            finally:
+                self.active.discard(id(source))
+        return pairs
+
+
+# ----------------------------------------------------------------------- parsing
+
+
+def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool = True) -> tuple[Any, SourceMap]:
+    """YAML text -> (data, SourceMap). Raises SpecError with a positioned Diagnostic.
+
+    `what` names the document in messages ("spec is empty"). With
+    `require_mapping`, the top level must be a mapping.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    _check_text(text, filename)
+    smap = SourceMap(filename)
+    try:
+        documents = _prescan(text, filename)
+        node = yaml.compose(text, Loader=_Loader) if documents else None
+        if node is None or (isinstance(node, ScalarNode) and node.tag == _PLAIN and node.value == "" and not node.style):
+            raise _Abort(Diagnostic(f"{what} is empty", Span.point(filename), title="YAML error"))
+        if require_mapping and not isinstance(node, MappingNode):
+            got = "a list" if isinstance(node, SequenceNode) else "a single value"
+            raise _Abort(Diagnostic(f"expected a mapping (key: value lines) at the top of the {what}, got {got}", _node_span(filename, node), title="YAML error"))
+        walker = _Walker(filename, smap)
+        data = walker.walk(node, (), None, 0)
+    except _Abort as exc:
+        raise SpecError([exc.diagnostic]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise SpecError([_syntax_diagnostic(exc, filename, text)]) from None
+    except yaml.reader.ReaderError as exc:  # control characters are caught earlier; kept as a net
+        raise SpecError([Diagnostic(f"YAML reader error: {exc.reason}", _pos_span(filename, text, min(exc.position, len(text))), title="YAML syntax error")]) from None
+    except yaml.YAMLError:
+        raise SpecError([Diagnostic("YAML error: the file could not be read as YAML", Span.point(filename), title="YAML error")]) from None
+    except RecursionError:  # defensive: the depth pre-scan should make this unreachable
+        raise SpecError([Diagnostic(f"nesting is too deep (limit {MAX_DEPTH})", Span.point(filename), title="YAML too deep")]) from None
+    return data, smap

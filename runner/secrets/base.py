@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import importlib
+import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 
 from ..errors import SecretError
 from ..model import SecretDecl
 
-__all__ = ["SecretValue", "SecretSource", "SourceContext", "make_source", "SOURCE_KINDS", "check_value"]
+__all__ = [
+    "MAX_VALUE_BYTES",
+    "SOURCE_KINDS",
+    "SecretSource",
+    "SecretValue",
+    "SourceContext",
+    "check_value",
+    "clean_text",
+    "make_source",
+]
+
+# A secret value (file, .env file, command output) larger than this is refused: a token
+# is a few KB at most, and a bigger input is a mistake (wrong file, /dev/zero, a log).
+MAX_VALUE_BYTES = 64 * 1024
 
 # kind -> module under runner.secrets that defines `build(decl, ctx) -> SecretSource`
 SOURCE_KINDS: dict[str, str] = {
@@ -25,7 +40,10 @@ SOURCE_KINDS: dict[str, str] = {
 @dataclass(frozen=True, slots=True)
 class SecretValue:
     value: str = field(repr=False)
-    expires_at: float | None = None  # time.monotonic() deadline, when the source knows one
+    expires_at: float | None = None  # SourceContext.clock() deadline, when the source knows one
+    # Other sensitive strings the source handled (an oauth2 client_secret read from
+    # ${env:...}, its Basic-auth form): the store registers them with the redactor too.
+    also_mask: tuple[str, ...] = field(default=(), repr=False)
 
     def __repr__(self) -> str:  # never show the value
         return f"SecretValue(***, expires_at={self.expires_at})"
@@ -56,6 +74,8 @@ class SourceContext:
     post_form: Callable[..., Any] | None = None
     command_timeout: float = 30.0
     verify_tls: bool = True
+    # The clock `SecretValue.expires_at` is measured on; SecretStore should share it.
+    clock: Callable[[], float] = time.monotonic
 
 
 def make_source(decl: SecretDecl, ctx: SourceContext) -> SecretSource:
@@ -90,3 +110,31 @@ def check_value(decl: SecretDecl, source: str, raw: str) -> str:
                 decl.span,
             )
     return raw
+
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str, limit: int = 200, *, mask: tuple[str, ...] = (), keep_newlines: bool = False) -> str:
+    """Make untrusted text (a command's stderr, a token endpoint's error_description) safe to show.
+
+    Each string in `mask` (and its common encodings) becomes `***`; control characters
+    (ESC, CR, bidi overrides...) are removed; newlines are kept or folded to spaces;
+    the result is cut to `limit` characters (the start is kept; use a tail slice first
+    to keep the end).
+    """
+    text = text.replace("\r\n", "\n").replace("\t", " ")
+    text = _UNSAFE.sub("", text)  # first, so a control character cannot split a secret
+    if not keep_newlines:
+        text = " ".join(part.strip() for part in text.split("\n") if part.strip())
+    if mask:
+        from ..redact import Redactor
+
+        redactor = Redactor()
+        for value in mask:
+            redactor.add(value)
+        text = redactor.mask(text)
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: max(0, limit - 3)].rstrip() + "..."
+    return text

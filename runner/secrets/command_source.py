@@ -1,0 +1,259 @@
+"""`command: [argv, ...]` + optional `timeout`: the standard output of a command.
+
+    secrets:
+      gcp_token:
+        command: [gcloud, auth, print-access-token]
+        timeout: 10
+
+- No shell: argv is run as given. A relative program path with a `/` in it
+  (`./scripts/token.sh`) is relative to the declaring file; a bare name is looked up
+  on PATH. The command runs in the current directory with the run's environment.
+- stdin is /dev/null, so a command that prompts ("Reauthentication required") gets
+  EOF at once instead of waiting for a user who is not there.
+- It runs in its own process group (session); on timeout, Ctrl-C or SIGTERM the whole
+  group is killed, so no orphaned `gcloud` or `sleep` survives.
+- stdout is the value, stripped of surrounding whitespace; it must be one line and at
+  most 64 KB. A non-zero exit is an error that shows the exit status and the last
+  2 KB of stderr (control characters removed, the stdout value masked), never stdout.
+- Refreshable: after a 401 the command is run again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import IO
+
+from ..errors import SecretError
+from ..model import SecretDecl
+from ..redact import SENSITIVE_KEY
+from .base import MAX_VALUE_BYTES, SecretValue, SourceContext, check_value, clean_text
+
+__all__ = ["CommandSource", "build", "STDERR_TAIL_BYTES"]
+
+STDERR_TAIL_BYTES = 2048
+_KILL_GRACE_S = 1.0  # SIGTERM, then SIGKILL this long after
+_EOF_GRACE_S = 2.0  # after the command exits, how long its children may keep stdout open
+_MAX_ARG_CHARS = 40
+_SECRET_ARG = re.compile(r"^(-{0,2}[^=\s]*?)=(.*)$", re.S)
+
+
+def _display_arg(arg: str) -> str:
+    """An argv element for messages: `password=...` / `--token=...` values are masked,
+    control characters removed, long arguments (inline scripts) shortened."""
+    m = _SECRET_ARG.match(arg)
+    if m and SENSITIVE_KEY.search(m.group(1)):
+        return shlex.quote(clean_text(m.group(1), 40)) + "=***"
+    return shlex.quote(clean_text(arg, _MAX_ARG_CHARS))
+
+
+class _Reader(threading.Thread):
+    """Drain a pipe so the child never blocks; keep the head (stdout) or the tail (stderr)."""
+
+    def __init__(self, stream: IO[bytes], limit: int, keep: str) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.limit = limit
+        self.keep = keep
+        self.data = bytearray()
+        self.total = 0
+        self.overflow = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while True:
+                chunk = self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536)
+                if not chunk:
+                    return
+                self.total += len(chunk)
+                if self.keep == "head":
+                    room = self.limit + 1 - len(self.data)
+                    if room > 0:
+                        self.data += chunk[:room]
+                    if self.total > self.limit:
+                        self.overflow.set()
+                else:
+                    self.data += chunk
+                    if len(self.data) > self.limit:
+                        del self.data[: len(self.data) - self.limit]
+        except (OSError, ValueError):
+            return
+
+
+def _kill_group(proc: subprocess.Popen, grace: float = _KILL_GRACE_S) -> None:
+    """SIGTERM the command's process group, then SIGKILL it; reap the command."""
+    killpg = getattr(os, "killpg", None)
+    if killpg is None:  # Windows: no process groups; kill the command itself
+        try:
+            proc.kill()
+        except OSError:
+            pass
+        proc.wait()
+        return
+    pgid = proc.pid  # start_new_session=True: the command leads its own group
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, None)):
+        try:
+            killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        if wait is not None:
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                if proc.poll() is not None and not _group_alive(pgid):
+                    return
+                time.sleep(0.02)
+    proc.wait()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(slots=True)
+class CommandSource:
+    decl: SecretDecl
+    argv: tuple[str, ...]
+    timeout: float
+    ctx: SourceContext
+    refreshable: bool = True
+    _shown: str = field(default="", repr=False)
+
+    def describe(self) -> str:
+        if not self._shown:
+            self._shown = "command " + " ".join(_display_arg(a) for a in self.argv)
+        return self._shown
+
+    def env_name(self) -> str | None:
+        return None
+
+    def _fail(self, reason: str) -> SecretError:
+        return SecretError(self.decl.name, self.describe(), reason, self.decl.span)
+
+    def _program(self) -> str:
+        prog = os.path.expanduser(self.argv[0])
+        if os.sep in prog or (os.altsep and os.altsep in prog):
+            if not os.path.isabs(prog):
+                prog = os.path.normpath(os.path.join(self.decl.base_dir or ".", prog))
+        return prog
+
+    def fetch(self) -> SecretValue:
+        if not self.argv or not all(isinstance(a, str) and a for a in self.argv):
+            raise self._fail("'command' must be a non-empty list of non-empty strings")
+        prog = self._program()
+        env = dict(os.environ)
+        env.update(self.ctx.environ)
+        try:
+            proc = subprocess.Popen(
+                [prog, *self.argv[1:]],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except FileNotFoundError:
+            if prog == self.argv[0] and os.sep not in prog:
+                raise self._fail(f"command '{self.argv[0]}' not found on PATH") from None
+            raise self._fail(f"command '{prog}' not found") from None
+        except PermissionError:
+            raise self._fail(f"command '{prog}' is not executable (permission denied)") from None
+        except OSError as exc:
+            raise self._fail(f"command '{prog}' could not be started: {exc.strerror or type(exc).__name__}") from None
+
+        assert proc.stdout is not None and proc.stderr is not None
+        out = _Reader(proc.stdout, MAX_VALUE_BYTES, "head")
+        err = _Reader(proc.stderr, STDERR_TAIL_BYTES, "tail")
+        out.start()
+        err.start()
+        deadline = time.monotonic() + self.timeout
+        timed_out = too_big = False
+        try:
+            while True:
+                try:
+                    proc.wait(timeout=0.05)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                if out.overflow.is_set():
+                    too_big = True
+                    _kill_group(proc)
+                    break
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    _kill_group(proc)
+                    break
+            # The command exited; a child it left behind may still hold the pipes open.
+            for reader in (out, err):
+                reader.join(max(0.0, min(_EOF_GRACE_S, deadline - time.monotonic())) if not (timed_out or too_big) else 0.5)
+            if out.is_alive() or err.is_alive():
+                _kill_group(proc, grace=0.2)
+                out.join(1.0)
+                err.join(1.0)
+        except BaseException:  # KeyboardInterrupt, SystemExit: never leave the group running
+            _kill_group(proc, grace=0.2)
+            raise
+        finally:
+            for stream in (proc.stdout, proc.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+        stdout_bytes = bytes(out.data)
+        stdout_text = stdout_bytes.decode("utf-8", errors="replace")
+        mask = tuple(line.strip() for line in stdout_text.splitlines() if len(line.strip()) >= 4)
+        stderr_text = clean_text(
+            bytes(err.data).decode("utf-8", errors="replace"), limit=STDERR_TAIL_BYTES, mask=mask, keep_newlines=True
+        )
+        stderr_part = f"; stderr: {stderr_text}" if stderr_text else "; no stderr"
+
+        if timed_out:
+            raise self._fail(
+                f"command did not finish within {self.timeout:g} s and was killed (is it waiting for input or a login?)"
+                + (f"; stderr: {stderr_text}" if stderr_text else "")
+            )
+        if too_big or out.total > MAX_VALUE_BYTES:
+            raise self._fail(f"command printed more than {MAX_VALUE_BYTES // 1024} KB on stdout")
+        code = proc.returncode
+        if code != 0:
+            if code < 0:
+                try:
+                    what = f"was killed by {signal.Signals(-code).name}"
+                except ValueError:
+                    what = f"was killed by signal {-code}"
+            else:
+                what = f"exited with status {code}"
+            raise self._fail(f"command {what}{stderr_part}")
+        try:
+            text = stdout_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise self._fail(f"command output is not valid UTF-8 (byte {exc.start + 1})") from None
+        text = text.strip()
+        if not text:
+            raise self._fail("command printed nothing on stdout" + (f"; stderr: {stderr_text}" if stderr_text else ""))
+        lines = text.splitlines()
+        if len(lines) > 1:
+            raise self._fail(f"command printed {len(lines)} lines on stdout; it must print the value alone, on one line")
+        return SecretValue(check_value(self.decl, self.describe(), text))
+
+
+def build(decl: SecretDecl, ctx: SourceContext) -> CommandSource:
+    opts = decl.options
+    raw = opts["command"]
+    argv = tuple(shlex.split(raw)) if isinstance(raw, str) else tuple(str(a) if not isinstance(a, str) else a for a in raw)
+    timeout = opts.get("timeout")
+    timeout = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 else float(ctx.command_timeout)
+    return CommandSource(decl, argv, timeout, ctx)

@@ -1,0 +1,278 @@
+"""`oauth2: {...}`: an access token from the client credentials grant (RFC 6749 4.4).
+
+    secrets:
+      api_token:
+        oauth2:
+          token_url: https://auth.example.com/oauth/token
+          client_id: ${env:CLIENT_ID}
+          client_secret: ${env:CLIENT_SECRET}     # or ${secret:NAME}
+          scope: "pets:read pets:write"           # or a list, joined with spaces
+          audience: https://api.example.com       # sent as a form parameter
+          extra: {resource: https://api.example.com}
+          auth_method: client_secret_basic        # default; or client_secret_post
+          timeout: 10                             # seconds for one token request (default 30)
+
+- The request is `application/x-www-form-urlencoded` with grant_type=client_credentials,
+  `scope`, `audience` and each `extra` entry. Every option value may be a `${...}`
+  reference; `client_secret` should be one (`${env:...}` or `${secret:...}`).
+- Client authentication is HTTP Basic by default (RFC 6749 2.3.1: client_id and
+  client_secret are form-urlencoded, then base64-encoded); `client_secret_post` puts them
+  in the body instead, for servers that want that.
+- The token is cached by SecretStore until shortly before `expires_in` runs out
+  (60 s before, or half the lifetime for short-lived tokens); without `expires_in` it is
+  kept for the run and renewed only after a 401. Refreshable.
+- 429/503 are retried at most twice, waiting `Retry-After` (at most 10 s; a longer
+  wait is an error). Redirects are never followed.
+- Errors show the HTTP status and the RFC 6749 5.2 `error` / `error_description`
+  (client secret masked, at most 200 characters), never the response body.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import quote_plus, urlsplit, urlunsplit
+
+from ..errors import RunnerError, SecretError, TransportError
+from ..model import SecretDecl
+from ..template import TemplateError
+from .base import SecretValue, SourceContext, check_value, clean_text
+
+__all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S"]
+
+DEFAULT_TIMEOUT_S = 30.0
+MAX_RETRIES = 2  # extra attempts after a 429/503
+MAX_RETRY_AFTER_S = 10.0  # a longer Retry-After is an error, not a wait
+DEFAULT_RETRY_WAIT_S = 1.0  # 429/503 without Retry-After
+AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+_RESERVED = {"grant_type", "client_id", "client_secret"}
+
+
+def _strip_query(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # never show userinfo
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _retry_after(value: str | None, now: float) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - now)
+
+
+def _expires_in(raw: Any) -> float | None:
+    """`expires_in` as seconds, or None when missing, not a number, zero or negative."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, (int, float)):
+        seconds = float(raw)
+    elif isinstance(raw, str) and raw.strip().isdigit():
+        seconds = float(raw.strip())
+    else:
+        return None
+    if seconds != seconds or seconds <= 0 or seconds == float("inf"):
+        return None
+    return seconds
+
+
+@dataclass(slots=True)
+class OAuth2Source:
+    decl: SecretDecl
+    options: Mapping[str, Any]
+    ctx: SourceContext
+    refreshable: bool = True
+    sleep: Callable[[float], None] = time.sleep
+
+    # ---- description -------------------------------------------------------------
+    def _client_id_text(self) -> str:
+        return str(self.options.get("client_id", ""))
+
+    def describe(self) -> str:
+        url = _strip_query(str(self.options.get("token_url", "")))
+        return f"oauth2 client_credentials at {url} (client {clean_text(self._client_id_text(), 80)})"
+
+    def env_name(self) -> str | None:
+        return None
+
+    def _fail(self, reason: str, mask: tuple[str, ...] = ()) -> SecretError:
+        if mask:
+            reason = clean_text(reason, 1000, mask=mask)
+        return SecretError(self.decl.name, self.describe(), reason, self.decl.span)
+
+    # ---- option rendering ---------------------------------------------------------
+    def _render(self, key: str, value: Any) -> Any:
+        try:
+            return self.ctx.resolve_ref(value)
+        except SecretError as exc:
+            raise self._fail(f"'{key}' needs secret '{exc.secret}', which failed: {exc.reason}") from None
+        except (TemplateError, RunnerError) as exc:
+            raise self._fail(f"cannot resolve '{key}': {exc}") from None
+
+    def _text_option(self, key: str, required: bool = False) -> str | None:
+        raw = self.options.get(key)
+        if raw is None or raw == "":
+            if required:
+                raise self._fail(f"'{key}' is required")
+            return None
+        value = self._render(key, raw)
+        if isinstance(value, (list, tuple)) and key == "scope":
+            value = " ".join(str(v) for v in value)
+        if value is None or isinstance(value, (Mapping, list, tuple)):
+            raise self._fail(f"'{key}' must be text")
+        text = value if isinstance(value, str) else str(value)
+        if text == "" and required:
+            raise self._fail(f"'{key}' is empty")
+        return text
+
+    # ---- the request --------------------------------------------------------------
+    def fetch(self) -> SecretValue:
+        post_form = self.ctx.post_form
+        if post_form is None:
+            raise self._fail("no HTTP transport is configured for token requests (internal error)")
+        if self.decl.name in {r for r in _secret_refs(self.options.get("client_secret"))}:
+            raise self._fail("'client_secret' refers to this same secret")
+        url = self._text_option("token_url", required=True) or ""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise self._fail("'token_url' must be an http:// or https:// URL")
+        client_id = self._text_option("client_id", required=True) or ""
+        client_secret = self._text_option("client_secret") or ""
+        method = str(self.options.get("auth_method") or "client_secret_basic")
+        if method not in AUTH_METHODS:
+            raise self._fail(f"'auth_method' must be one of {', '.join(AUTH_METHODS)}, not {clean_text(method, 40)!r}")
+
+        fields: dict[str, str] = {"grant_type": "client_credentials"}
+        for key in ("scope", "audience"):
+            value = self._text_option(key)
+            if value:
+                fields[key] = value
+        extra = self.options.get("extra") or {}
+        if not isinstance(extra, Mapping):
+            raise self._fail("'extra' must be a mapping of form parameter names to values")
+        for key, raw in extra.items():
+            if str(key) in _RESERVED:
+                raise self._fail(f"'extra' may not set {key}; use the option of that name")
+            value = self._render(f"extra.{key}", raw)
+            fields[str(key)] = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (Mapping, list)) else str(value)
+
+        mask: tuple[str, ...] = ()
+        auth: tuple[str, str] | None = None
+        if client_secret:
+            if method == "client_secret_basic":
+                # RFC 6749 2.3.1: form-urlencode each part, then Basic (base64 of "id:secret").
+                auth = (quote_plus(client_id), quote_plus(client_secret))
+                basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode("utf-8")).decode("ascii")
+                mask = (client_secret, auth[1], basic)
+            else:
+                fields["client_id"] = client_id
+                fields["client_secret"] = client_secret
+                mask = (client_secret,)
+        else:
+            fields["client_id"] = client_id  # a public client: identify it in the body
+
+        timeout = self.options.get("timeout")
+        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
+            timeout = DEFAULT_TIMEOUT_S
+        shown_url = _strip_query(url)
+
+        attempt = 0
+        while True:
+            try:
+                resp = post_form(url, fields, timeout=float(timeout), verify=self.ctx.verify_tls, auth=auth)
+            except TransportError as exc:
+                raise self._fail(f"token endpoint {shown_url} could not be reached: {exc.message}", mask) from None
+            if resp.status in (429, 503) and attempt < MAX_RETRIES:
+                wait = _retry_after(resp.header("Retry-After"), time.time())
+                if wait is None:
+                    wait = DEFAULT_RETRY_WAIT_S
+                if wait <= MAX_RETRY_AFTER_S:
+                    attempt += 1
+                    self.sleep(wait)
+                    continue
+            break
+        return self._token(resp, method, client_secret, mask, attempt)
+
+    def _token(self, resp: Any, method: str, client_secret: str, mask: tuple[str, ...], retries: int) -> SecretValue:
+        status = resp.status
+        ctype = (resp.header("Content-Type") or "").split(";", 1)[0].strip().lower() or "none"
+        ctype = clean_text(ctype, 60)
+        if 300 <= status < 400:
+            location = _strip_query(clean_text(resp.header("Location") or "", 200))
+            raise self._fail(
+                f"token endpoint answered HTTP {status} (a redirect{' to ' + location if location else ''}); "
+                "token requests never follow redirects: use the final URL as token_url",
+                mask,
+            )
+        doc: Any = None
+        try:
+            doc = json.loads(resp.body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            doc = None
+        if not 200 <= status < 300:
+            reason = f"token endpoint refused the request (HTTP {status})"
+            if isinstance(doc, Mapping) and isinstance(doc.get("error"), str):
+                reason += f": {clean_text(doc['error'], 60, mask=mask)}"
+                desc = doc.get("error_description")
+                if isinstance(desc, str) and desc.strip():
+                    reason += f" ({clean_text(desc, 200, mask=mask)})"
+                if doc["error"] == "invalid_client" and client_secret:
+                    how = "HTTP Basic" if method == "client_secret_basic" else "client_secret_post"
+                    other = "client_secret_post" if method == "client_secret_basic" else "client_secret_basic"
+                    reason += f"; check client_id and client_secret (sent with {how}; try auth_method: {other} if the server expects that)"
+            else:
+                reason += f", content-type {ctype}"
+            if status in (429, 503):
+                after = clean_text(resp.header("Retry-After") or "", 40)
+                reason += f"; gave up after {retries + 1} attempts" + (f" (Retry-After: {after})" if after else "")
+            raise self._fail(reason, mask)
+        if doc is None:
+            raise self._fail(f"token endpoint returned non-JSON (content-type {ctype}, HTTP {status})", mask)
+        if not isinstance(doc, Mapping):
+            raise self._fail(f"token endpoint returned JSON that is not an object (HTTP {status})", mask)
+        token = doc.get("access_token")
+        if token is None or token == "":
+            keys = ", ".join(sorted(clean_text(str(k), 40) for k in doc)[:20]) or "none"
+            raise self._fail(f"token endpoint response has no access_token (fields present: {keys})", mask)
+        if not isinstance(token, str):
+            raise self._fail(f"token endpoint's access_token is a {type(token).__name__}, not a string", mask)
+        token_type = doc.get("token_type")
+        if token_type is not None and (not isinstance(token_type, str) or token_type.lower() != "bearer"):
+            shown = clean_text(str(token_type), 40, mask=(token,) + mask)
+            raise self._fail(f"token endpoint issued a {shown!r} token; only Bearer tokens are supported")
+        value = check_value(self.decl, self.describe(), token)
+        lifetime = _expires_in(doc.get("expires_in"))
+        expires_at = self.ctx.clock() + lifetime if lifetime is not None else None
+        return SecretValue(value, expires_at=expires_at, also_mask=tuple(m for m in mask if m))
+
+
+def _secret_refs(value: Any) -> list[str]:
+    from ..template import iter_refs
+
+    try:
+        return [r.name for r in iter_refs(value) if r.kind == "secret"]
+    except TemplateError:
+        return []
+
+
+def build(decl: SecretDecl, ctx: SourceContext) -> OAuth2Source:
+    options = decl.options.get("oauth2") or {}
+    if not isinstance(options, Mapping):
+        options = {}
+    return OAuth2Source(decl, options, ctx)

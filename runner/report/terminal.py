@@ -1,0 +1,432 @@
+"""The console report, built on rich (the only `rich` importer in runner/report).
+
+Two modes, chosen by the caller's `is_tty`:
+
+* TTY: a live progress line with counts while requests run, a table per spec file
+  when it finishes (name, method, URL folded when long, status, time, outcome), then
+  the details of every request that did not pass and the summary.
+* not a TTY (CI logs, pipes): plain, stable lines, no colour unless FORCE_COLOR says
+  so, never wrapped. One line per request, fields separated by two spaces::
+
+      OUTCOME  METHOD  URL  STATUS  TIME  NAME[  NOTE]
+
+  OUTCOME is padded to 5 (PASS, FAIL, AUTH, ERROR, SKIP), METHOD to 6; STATUS and
+  TIME are ``-`` when there is none; TIME is whole milliseconds (``12 ms``). NOTE is
+  ``!! <why>`` for AUTH (the secret, its source, the server's error and the token
+  notes), ``-- <first failure> (+N more)`` for FAIL and ERROR, ``-- <reason>`` for
+  SKIP, and ``(token refreshed)``/``(N attempts)``/``-> <Location>`` for PASS::
+
+      PASS   GET     http://127.0.0.1:8000/pets  200  12 ms  list pets
+      AUTH   GET     http://127.0.0.1:8000/pets  401  5 ms  list pets  !! token 'pets_token' from env PETS_API_TOKEN rejected: invalid_token (The access token expired)
+
+  A line ``== <spec path>`` precedes the requests of a spec file (again whenever
+  another file's requests interleave, with --jobs), and ``== <spec path>: <counts> in
+  T s`` follows it.
+
+Both modes end with the details, the AUTH summary grouped by secret, the warnings,
+and the last line ``N passed, N failed, N auth, N errors, N skipped in T s``.
+
+Every string shown comes from a result, goes through `sanitize.scrub` (control
+characters stripped, the Redactor's mask, `::` neutralised) and reaches rich as a
+`rich.text.Text`, never as markup.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import IO, Iterable, Mapping, Sequence
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+from rich.theme import Theme
+
+from ..redact import Redactor
+from ..results import Outcome, RunResult, SpecResult, StepResult
+from . import (
+    auth_reason,
+    body_excerpt,
+    curl_of,
+    failure_lines,
+    finite,
+    format_ms,
+    group_auth,
+    is_secret_failure,
+    pluralise,
+    summary_line,
+)
+from .sanitize import scrub
+
+__all__ = ["TerminalReporter", "THEME", "color_enabled", "step_line"]
+
+THEME = Theme(
+    {
+        "runner.pass": "bold green",
+        "runner.fail": "bold red",
+        "runner.auth": "bold white on magenta",
+        "runner.auth.text": "bold magenta",
+        "runner.error": "bold yellow",
+        "runner.skip": "dim",
+        "runner.warning": "bold yellow",
+        "runner.header": "bold",
+        "runner.muted": "dim",
+        "runner.section": "bold underline",
+    }
+)
+_STYLE = {
+    Outcome.PASS: "runner.pass",
+    Outcome.FAIL: "runner.fail",
+    Outcome.AUTH: "runner.auth",
+    Outcome.ERROR: "runner.error",
+    Outcome.SKIP: "runner.skip",
+}
+_NAME_LIMIT = 120
+_NOTE_LIMIT = 300
+_URL_LIMIT = 2000
+
+
+def color_enabled(environ: Mapping[str, str], is_tty: bool) -> bool:
+    """Colour or not, from the environment (https://no-color.org, force-color.org).
+
+    NO_COLOR (non-empty) always wins; then FORCE_COLOR (non-empty, and not "0" or
+    "false") turns colour on even without a TTY; TERM=dumb turns it off; otherwise
+    colour follows the TTY.
+    """
+    if environ.get("NO_COLOR", ""):
+        return False
+    force = environ.get("FORCE_COLOR", "")
+    if force and force.strip().lower() not in ("0", "false", "no"):
+        return True
+    if environ.get("TERM", "") == "dumb":
+        return False
+    return is_tty
+
+
+def _label(step: StepResult) -> str:
+    if step.outcome is Outcome.AUTH:
+        if step.status is not None:
+            return f"AUTH {step.status}"
+        return "AUTH secret" if is_secret_failure(step) else "AUTH"
+    return step.outcome.value
+
+
+def _note(step: StepResult, redactor: Redactor | None) -> tuple[str, str]:
+    """(text, style) of the NOTE column of a plain line."""
+    if step.outcome is Outcome.AUTH:
+        return "!! " + scrub(auth_reason(step), redactor, oneline=True, limit=_NOTE_LIMIT), "runner.auth.text"
+    if step.outcome is Outcome.SKIP:
+        return "-- " + scrub(step.skip_reason or "skipped", redactor, oneline=True, limit=_NOTE_LIMIT), "runner.skip"
+    if step.outcome in (Outcome.FAIL, Outcome.ERROR):
+        if not step.failures:
+            return "", ""
+        first = scrub(step.failures[0].message, redactor, oneline=True, limit=_NOTE_LIMIT)
+        more = len(step.failures) - 1
+        if more:
+            first += f" (+{more} more)"
+        return "-- " + first, _STYLE[step.outcome]
+    notes = []
+    if step.token_refreshed:
+        notes.append("(token refreshed)")
+    if step.attempts > 1:
+        notes.append(f"({step.attempts} attempts)")
+    if step.location:
+        notes.append("-> " + scrub(step.location, redactor, oneline=True, limit=_URL_LIMIT))
+    return " ".join(notes), "runner.muted"
+
+
+def step_line(step: StepResult, redactor: Redactor | None = None) -> Text:
+    """The one stable plain line of a request (see the module docstring)."""
+    t = Text()
+    t.append(f"{step.outcome.value:<5}", style=_STYLE[step.outcome])
+    t.append("  ")
+    t.append(f"{scrub(step.method, redactor, oneline=True, limit=16):<6}")
+    t.append("  ")
+    t.append(scrub(step.url, redactor, oneline=True, limit=_URL_LIMIT))
+    t.append("  ")
+    status = "-" if step.status is None else str(step.status)
+    t.append(status, style="runner.auth" if step.outcome is Outcome.AUTH and step.status else "")
+    t.append("  ")
+    t.append(format_ms(step.elapsed_ms))
+    t.append("  ")
+    t.append(scrub(step.name, redactor, oneline=True, limit=_NAME_LIMIT))
+    note, style = _note(step, redactor)
+    if note:
+        t.append("  ")
+        t.append(note, style=style)
+    return t
+
+
+class TerminalReporter:
+    """Console output for one run. Thread-safe: `step` may be called from --jobs workers."""
+
+    def __init__(
+        self,
+        stream: IO[str],
+        *,
+        is_tty: bool,
+        color: bool | None,
+        verbosity: int = 0,
+        width: int | None = None,
+        redactor: Redactor,
+    ) -> None:
+        self.is_tty = bool(is_tty)
+        self.color = color_enabled(os.environ, self.is_tty) if color is None else bool(color)
+        self.verbosity = verbosity
+        self.redactor = redactor
+        self.console = Console(
+            file=stream,
+            force_terminal=self.is_tty or self.color,
+            force_interactive=self.is_tty,
+            no_color=not self.color,
+            color_system="standard" if self.color else None,
+            width=width,
+            highlight=False,
+            soft_wrap=False,
+            markup=False,
+            emoji=False,
+            theme=THEME,
+            log_path=False,
+        )
+        self._lock = threading.RLock()
+        self._live: Live | None = None
+        self._counts = {o: 0 for o in Outcome}
+        self._last_spec: str | None = None
+        self._last_step: str = ""
+        self._warnings: list[str] = []
+
+    # -- helpers ------------------------------------------------------------------
+    def _s(self, text: object, **kw) -> str:
+        return scrub(text, self.redactor, **kw)
+
+    def _print(self, *renderables) -> None:
+        # Plain mode never wraps: one request, one line, however long (CI logs).
+        if self.is_tty:
+            self.console.print(*renderables)
+        else:
+            self.console.print(*renderables, soft_wrap=True, crop=False, overflow="ignore")
+
+    def _add_warnings(self, warnings: Iterable[str]) -> list[str]:
+        new = []
+        for w in warnings or ():
+            text = self._s(w, oneline=True, limit=500)
+            if text and text not in self._warnings:
+                self._warnings.append(text)
+                new.append(text)
+        return new
+
+    def _warning_text(self, text: str) -> Text:
+        t = Text()
+        t.append("WARNING", style="bold white on red" if self.color else "runner.warning")
+        t.append(": ")
+        t.append(text, style="runner.warning")
+        return t
+
+    # -- events --------------------------------------------------------------------
+    def start(self, version: str, paths: Sequence[object], environment: str | None, warnings: Iterable[str]) -> None:
+        with self._lock:
+            n = len(paths)
+            head = Text()
+            head.append(f"request-runner {self._s(version, oneline=True, limit=40)}", style="runner.header")
+            head.append(f" | {pluralise(n, 'spec file')}")
+            if environment:
+                head.append(f" | environment: {self._s(environment, oneline=True, limit=80)}")
+            self._print(head)
+            for w in self._add_warnings(warnings):
+                self._print(self._warning_text(w))
+
+    def step(self, result: StepResult) -> None:
+        with self._lock:
+            self._counts[result.outcome] += 1
+            if self.is_tty:
+                self._last_step = f"{self._s(result.method, oneline=True, limit=16)} " \
+                                  f"{self._s(result.name, oneline=True, limit=60)}"
+                self._update_live()
+            else:
+                if result.spec_path != self._last_spec:
+                    self._last_spec = result.spec_path
+                    self._print(Text("== " + self._s(result.spec_path, oneline=True, limit=500), style="runner.header"))
+                self._print(step_line(result, self.redactor))
+            curl = curl_of(result)
+            if curl:
+                self._print(Text("  $ " + self._s(curl, limit=20000).replace("\n", "\n    "), style="runner.muted"))
+            if self.verbosity >= 2:
+                for line in self._exchange_lines(result):
+                    self._print(line)
+
+    def spec_done(self, spec: SpecResult) -> None:
+        with self._lock:
+            if self.is_tty:
+                self._print(self._table(spec))
+                return
+            path = self._s(spec.path, oneline=True, limit=500)
+            if spec.error:
+                t = Text()
+                t.append("ERROR", style="runner.error")
+                t.append(f"  {path}: {self._s(spec.error, oneline=True, limit=_NOTE_LIMIT)}")
+                self._print(t)
+                self._last_spec = None
+                return
+            secs = finite(spec.duration_s) or 0.0
+            self._print(Text(f"== {path}: {self._spec_counts(spec)} in {secs:.2f} s", style="runner.muted"))
+            self._last_spec = None
+
+    def finish(self, run: RunResult) -> None:
+        with self._lock:
+            if self._live is not None:
+                self._live.stop()
+                self._live = None
+            self._add_warnings(run.warnings)
+            details = [s for s in run.steps if s.outcome is not Outcome.PASS]
+            errors = [s for s in run.specs if s.error]
+            if details or errors:
+                self._print(Text(""))
+                self._print(Text("Details", style="runner.section"))
+                for spec in errors:
+                    self._print(self._spec_error(spec))
+                for step in details:
+                    self._print(Text(""))
+                    for line in self._detail_lines(step):
+                        self._print(line)
+            groups = group_auth(run.steps)
+            if groups:
+                self._print(Text(""))
+                self._print(Text("Authentication failures", style="runner.section"))
+                for text, _members in groups:
+                    t = Text("  ")
+                    t.append("AUTH", style="runner.auth")
+                    t.append(" " + self._s(text, oneline=True, limit=1000), style="runner.auth.text")
+                    self._print(t)
+            if self._warnings:
+                self._print(Text(""))
+                for w in self._warnings:
+                    self._print(self._warning_text(w))
+            if run.interrupted:
+                self._print(Text(""))
+                self._print(Text(f"Interrupted by {self._s(run.interrupted, oneline=True, limit=20)}: "
+                                 "the report holds the requests that finished.", style="runner.warning"))
+            self._print(Text(""))
+            self._print(self._summary(run))
+
+    # -- pieces --------------------------------------------------------------------
+    def _spec_counts(self, spec: SpecResult) -> str:
+        c = {o: spec.count(o) for o in Outcome}
+        return (f"{c[Outcome.PASS]} passed, {c[Outcome.FAIL]} failed, {c[Outcome.AUTH]} auth, "
+                f"{c[Outcome.ERROR]} errors, {c[Outcome.SKIP]} skipped")
+
+    def _summary(self, run: RunResult) -> Text:
+        line = summary_line(run)
+        c = run.counts()
+        if c[Outcome.AUTH]:
+            style = "runner.auth"
+        elif c[Outcome.FAIL] or c[Outcome.ERROR] or any(s.error for s in run.specs):
+            style = "runner.fail"
+        else:
+            style = "runner.pass"
+        return Text(line, style=style)
+
+    def _update_live(self) -> None:
+        c = self._counts
+        t = Text()
+        t.append(f"running: {sum(c.values())} done  ")
+        t.append(f"{c[Outcome.PASS]} passed", style="runner.pass")
+        t.append(", ")
+        t.append(f"{c[Outcome.FAIL]} failed", style="runner.fail" if c[Outcome.FAIL] else "")
+        t.append(", ")
+        t.append(f"{c[Outcome.AUTH]} auth", style="runner.auth" if c[Outcome.AUTH] else "")
+        t.append(", ")
+        t.append(f"{c[Outcome.ERROR]} errors", style="runner.error" if c[Outcome.ERROR] else "")
+        t.append(f", {c[Outcome.SKIP]} skipped  ")
+        t.append(self._last_step, style="runner.muted")
+        t.no_wrap = True
+        t.overflow = "ellipsis"
+        if self._live is None:
+            self._live = Live(t, console=self.console, auto_refresh=False, transient=True,
+                              redirect_stdout=False, redirect_stderr=False)
+            self._live.start(refresh=True)
+        else:
+            self._live.update(t, refresh=True)
+
+    def _table(self, spec: SpecResult) -> Table:
+        title = Text()
+        title.append(self._s(spec.name, oneline=True, limit=200), style="runner.header")
+        title.append(f"  {self._s(spec.path, oneline=True, limit=300)}", style="runner.muted")
+        table = Table(title=title, title_justify="left", expand=False, show_edge=False, pad_edge=False)
+        table.add_column("Request", overflow="fold", ratio=2)
+        table.add_column("Method", no_wrap=True)
+        table.add_column("URL", overflow="fold", ratio=3)
+        table.add_column("Status", justify="right", no_wrap=True)
+        table.add_column("Time", justify="right", no_wrap=True)
+        table.add_column("Outcome", no_wrap=True)
+        for s in spec.steps:
+            row_style = "runner.auth.text" if s.outcome is Outcome.AUTH else None
+            table.add_row(
+                Text(self._s(s.name, oneline=True, limit=_NAME_LIMIT)),
+                Text(self._s(s.method, oneline=True, limit=16)),
+                Text(self._s(s.url, oneline=True, limit=_URL_LIMIT)),
+                Text("-" if s.status is None else str(s.status)),
+                Text(format_ms(s.elapsed_ms)),
+                Text(f" {_label(s)} ", style=_STYLE[s.outcome]),
+                style=row_style,
+            )
+        if spec.error:
+            table.add_row(Text(self._s(spec.error, oneline=True, limit=_NOTE_LIMIT)), "", "", "", "",
+                          Text(" ERROR ", style="runner.error"))
+        secs = finite(spec.duration_s) or 0.0
+        table.caption = Text(f"{self._spec_counts(spec)} in {secs:.2f} s", style="runner.muted")
+        table.caption_justify = "left"
+        return table
+
+    def _spec_error(self, spec: SpecResult) -> Text:
+        t = Text()
+        t.append("ERROR", style="runner.error")
+        t.append("  " + self._s(spec.path, oneline=True, limit=500) + ": ")
+        t.append(self._s(spec.error, limit=2000))
+        return t
+
+    def _detail_lines(self, step: StepResult) -> list[Text]:
+        head = Text()
+        head.append(f" {_label(step)} " if self.color else _label(step), style=_STYLE[step.outcome])
+        head.append("  " + self._s(step.name, oneline=True, limit=_NAME_LIMIT), style="runner.header")
+        out = [head]
+        for line in failure_lines(step):
+            style = ""
+            if step.outcome is Outcome.AUTH and line and not line.startswith((" ", "-->", "not checked")) \
+                    and not line.startswith(step.method):
+                style = "runner.auth.text"
+            out.append(Text("  " + self._s(line, limit=4000).replace("\n", "\n    "), style=style))
+        verbose = self.verbosity >= 1
+        if step.response is not None and self.verbosity < 2:
+            if verbose:
+                out.extend(self._exchange_lines(step, with_body=False))
+            excerpt = body_excerpt(step.response, self.redactor, limit=2000 if verbose else 300,
+                                   max_lines=40 if verbose else 6)
+            if excerpt:
+                out.append(Text("  body: " + excerpt.replace("\n", "\n    "), style="runner.muted"))
+        return out
+
+    def _exchange_lines(self, step: StepResult, *, with_body: bool = True) -> list[Text]:
+        """-v / -vv: request and response headers (masked) and a bounded body excerpt."""
+        out: list[Text] = []
+        req = step.request
+        if req is not None:
+            out.append(Text(f"  > {self._s(req.method, oneline=True, limit=16)} "
+                            f"{self._s(req.url, oneline=True, limit=_URL_LIMIT)}", style="runner.muted"))
+            for k, v in req.headers:
+                out.append(Text(f"  > {self._s(k, oneline=True, limit=200)}: {self._s(v, oneline=True, limit=1000)}",
+                                style="runner.muted"))
+            if with_body and req.body_excerpt:
+                out.append(Text("  > " + self._s(req.body_excerpt, limit=2000, max_lines=40).replace("\n", "\n  > "),
+                                style="runner.muted"))
+        resp = step.response
+        if resp is not None:
+            out.append(Text(f"  < {resp.status} {self._s(resp.reason, oneline=True, limit=200)}", style="runner.muted"))
+            for k, v in resp.headers:
+                out.append(Text(f"  < {self._s(k, oneline=True, limit=200)}: {self._s(v, oneline=True, limit=1000)}",
+                                style="runner.muted"))
+            if with_body:
+                excerpt = body_excerpt(resp, self.redactor, limit=2000, max_lines=40)
+                if excerpt:
+                    out.append(Text("  < " + excerpt.replace("\n", "\n  < "), style="runner.muted"))
+        return out

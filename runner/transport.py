@@ -199,12 +199,12 @@ def _translate(exc: BaseException, url: str, timeout: float) -> TransportError:
         return exc
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema, urllib3.exceptions.LocationParseError)):
-        scheme = urlsplit(url).scheme if "://" in url else ""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
         if isinstance(exc, requests.exceptions.MissingSchema) or not scheme:
             return TransportError("invalid_url", "invalid URL: no http:// or https:// scheme")
         if scheme not in ("http", "https"):
             return TransportError("invalid_url", f"invalid URL: unsupported scheme '{scheme[:20]}'")
-        return TransportError("invalid_url", f"invalid URL for host {where}")
+        return TransportError("invalid_url", f"invalid URL (host {where})" if where != "?" else "invalid URL (bad host or port)")
     if isinstance(exc, requests.exceptions.InvalidHeader):
         return TransportError("other", f"invalid header sent to {where}")
     if isinstance(exc, requests.exceptions.ProxyError):
@@ -300,7 +300,6 @@ class Transport:
             s = requests.Session()
             s.trust_env = False  # no ~/.netrc, no implicit env; proxies and CA bundle passed explicitly
             s.headers["User-Agent"] = _USER_AGENT
-            s.max_redirects = 0
             other = self._sessions.get(not verify)
             if other is not None:
                 s.cookies = other.cookies  # one cookie jar per spec file
@@ -381,19 +380,30 @@ class Transport:
         if verify and self._ca_bundle:
             verify = self._ca_bundle
         try:
-            return self._session(req.verify).request(
-                method,
-                url,
-                params=params,
-                headers=dict(headers) if len(headers) == len({k.lower() for k, _ in headers}) else _merge(headers),
-                data=data,
-                files=files,
-                timeout=(remaining, remaining),
-                allow_redirects=False,
-                stream=True,
-                verify=verify,
-                proxies=self._proxies_for(url),
+            session = self._session(req.verify)
+            # Session.send is bypassed on purpose: with allow_redirects=False it still reads the
+            # whole body of a 3xx (to compute Response.next), unbounded. We send through the
+            # adapter and keep the session's cookie jar ourselves.
+            prepared = session.prepare_request(
+                requests.Request(
+                    method,
+                    url,
+                    headers=dict(headers) if len(headers) == len({k.lower() for k, _ in headers}) else _merge(headers),
+                    files=files,
+                    data=data,
+                    params=params,
+                )
             )
+            resp = session.get_adapter(prepared.url).send(
+                prepared,
+                stream=True,
+                timeout=(remaining, remaining),
+                verify=verify,
+                cert=None,
+                proxies=self._proxies_for(url) or {},
+            )
+            requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
+            return resp
         except Exception as exc:  # the one boundary: every requests/urllib3 error becomes a TransportError
             raise _translate(exc, url, req.timeout) from None
 

@@ -209,6 +209,9 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: "TestServer"
 
+    def handle_error(self, request, client_address) -> None:  # clients that hang up are expected
+        pass
+
 
 class TestServer:
     """Start with `TestServer()`; `.url` ("http://127.0.0.1:PORT"); `.stop()`."""

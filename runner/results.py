@@ -167,6 +167,7 @@ class StepResult:
     span: Span | None = None
     tags: tuple[str, ...] = ()
     location: str | None = None  # the Location header of an unfollowed 3xx
+    curl: str | None = None  # the request as a curl command (--curl), secrets as $PLACEHOLDERS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,353 @@
+"""Validated spec/config data -> the frozen `runner.model` objects, plus semantic checks.
+
+Runs after the schema accepted the data, so shapes are known; what the schema
+cannot see is checked here and reported as Diagnostics, all at once: regular
+expressions in `matches` compile, JSONPaths parse (python-jsonpath is imported
+here for syntax checks only; `expectations.py` evaluates them), and an
+`expect.schema` file exists, parses and is a JSON Schema (read at load time,
+relative to the spec's directory).
+
+`LoadedSpec` is a `Spec` that also carries the SourceMap of its file, so that
+`check_references` can point at the exact value holding an undefined `${name}`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import jsonpath
+
+from . import model as m
+from ._schema import check_body_schema
+from ._yaml import MAX_TEXT, SourceMap
+from ._yaml import decode as _decode
+from ._yaml import parse as _parse_yaml
+from .errors import SpecError
+from .source import Diagnostic, Span
+
+__all__ = ["LoadedSpec", "build_spec", "build_config", "SECRET_KINDS"]
+
+SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2")
+_JSONPATH_ENV = jsonpath.JSONPathEnvironment()
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSpec(m.Spec):
+    """A Spec read from a file: also holds the file's SourceMap (positions of every value)."""
+
+    source_map: SourceMap | None = field(default=None, compare=False, repr=False)
+
+
+class _Builder:
+    def __init__(self, smap: SourceMap, filename: str, base_dir: str) -> None:
+        self.smap = smap
+        self.filename = filename
+        self.base_dir = base_dir
+        self.diagnostics: list[Diagnostic] = []
+
+    def span(self, path) -> Span:
+        return self.smap.value_span(tuple(path))
+
+    def key_span(self, path) -> Span:
+        return self.smap.key_span(tuple(path))
+
+    def error(self, message: str, span: Span, hint: str | None = None) -> None:
+        self.diagnostics.append(Diagnostic(message, span, hint))
+
+    # ---------------------------------------------------------------- small pieces
+    def pairs(self, value: Mapping | None) -> m.Pairs:
+        return tuple((str(k), v) for k, v in (value or {}).items())
+
+    def retry(self, value: Mapping | None) -> m.Retry | None:
+        if value is None:
+            return None
+        return m.Retry(attempts=int(value["attempts"]), delay=float(value.get("delay", 1.0)))
+
+    def defaults(self, value: Mapping | None) -> m.Defaults:
+        value = value or {}
+        return m.Defaults(
+            timeout=float(value["timeout"]) if "timeout" in value else None,
+            headers=self.pairs(value.get("headers")),
+            follow_redirects=value.get("follow_redirects"),
+            max_body=int(value["max_body"]) if "max_body" in value else None,
+            retry=self.retry(value.get("retry")),
+            verify=value.get("verify"),
+        )
+
+    def secrets(self, value: Mapping | None, path: tuple) -> Mapping[str, m.SecretDecl]:
+        out: dict[str, m.SecretDecl] = {}
+        for name, options in (value or {}).items():
+            here = path + (name,)
+            kinds = [k for k in SECRET_KINDS if k in options]
+            if len(kinds) != 1:
+                got = " and ".join(f"'{k}'" for k in kinds) or "none"
+                self.error(f"secret '{name}' needs exactly one source kind ({', '.join(SECRET_KINDS)}); got {got}", self.key_span(here))
+                continue
+            out[name] = m.SecretDecl(name=name, kind=kinds[0], options=dict(options), span=self.key_span(here), base_dir=self.base_dir)
+        return out
+
+    def auth(self, value: Any, path: tuple) -> m.Auth | None:
+        if value is None:
+            return None
+        span = self.span(path)
+        if value == "none" or (isinstance(value, Mapping) and value.get("none") is True):
+            return m.NoAuth(span)
+        if "bearer" in value:
+            return m.BearerAuth(value["bearer"], self.span(path + ("bearer",)))
+        if "header" in value:
+            h = value["header"]
+            return m.HeaderAuth(h["name"], h["secret"], self.span(path + ("header",)))
+        b = value["basic"]
+        return m.BasicAuth(b["username"], b["password"], self.span(path + ("basic",)))
+
+    def check_jsonpath(self, text: str, span: Span) -> None:
+        if "${" in text:
+            return  # rendered at run time; checked then
+        try:
+            _JSONPATH_ENV.compile(text)
+        except jsonpath.JSONPathError as exc:
+            reason = str(exc.args[0]) if exc.args else "syntax error"
+            self.error(f"invalid JSONPath: {reason.splitlines()[0][:120]}", span)
+        except (RecursionError, ValueError, TypeError):
+            self.error("invalid JSONPath", span)
+
+    def check_regex(self, pattern: Any, span: Span) -> None:
+        if not isinstance(pattern, str) or "${" in pattern:
+            return
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            self.error(f"invalid regular expression: {exc.msg} (at position {exc.pos})", span)
+        except (RecursionError, OverflowError):
+            self.error("invalid regular expression: too complex", span)
+
+    def predicates(self, value: Any, path: tuple) -> tuple[m.Predicate, ...]:
+        if isinstance(value, Mapping):
+            out = []
+            for op, operand in value.items():
+                span = self.span(path + (op,))
+                if op == "matches":
+                    self.check_regex(operand, span)
+                out.append(m.Predicate(op, operand, span))
+            return tuple(out)
+        return (m.Predicate("eq", value, self.span(path)),)
+
+    # ---------------------------------------------------------------- the request
+    def status(self, value: Any, path: tuple) -> m.StatusExpect | None:
+        if value is None:
+            return None
+        items = value if isinstance(value, list) else [value]
+        codes = tuple(int(v) for v in items if isinstance(v, int) and not isinstance(v, bool))
+        classes = tuple(int(v[0]) for v in items if isinstance(v, str))
+        return m.StatusExpect(codes, classes, self.span(path))
+
+    def schema_check(self, value: Any, path: tuple) -> m.SchemaCheck | None:
+        if value is None:
+            return None
+        span = self.span(path)
+        if not isinstance(value, str):
+            problem = check_body_schema(value)
+            if problem:
+                self.error(f"expect.schema: {problem}", span)
+            return m.SchemaCheck(value, "inline", span)
+        full = os.path.normpath(os.path.join(self.base_dir, value))
+        try:
+            if not os.path.isfile(full):
+                what = "is a directory" if os.path.isdir(full) else "does not exist"
+                self.error(f"schema file '{value}' {what}", span, f"paths are relative to the spec's directory ({self.base_dir})")
+                return None
+            if os.path.getsize(full) > MAX_TEXT:
+                self.error(f"schema file '{value}' is too large", span)
+                return None
+            with open(full, "rb") as fh:
+                data = fh.read(MAX_TEXT + 1)
+        except OSError as exc:
+            self.error(f"cannot read schema file '{value}': {exc.strerror or 'error'}", span)
+            return None
+        try:
+            if full.endswith((".yaml", ".yml")):
+                document, _ = _parse_yaml(_decode(data, full), filename=full, what="schema file", require_mapping=False)
+            else:
+                document = json.loads(_decode(data, full), parse_constant=_no_constant)
+        except SpecError as exc:
+            first = exc.diagnostics[0]
+            where = f" (line {first.span.line})" if first.span else ""
+            self.error(f"schema file '{value}' is not valid YAML: {first.message}{where}", span)
+            return None
+        except json.JSONDecodeError as exc:
+            self.error(f"schema file '{value}' is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", span)
+            return None
+        except (ValueError, RecursionError):
+            self.error(f"schema file '{value}' is not valid JSON (NaN, Infinity or too deep)", span)
+            return None
+        problem = check_body_schema(document)
+        if problem:
+            self.error(f"schema file '{value}': {problem}", span)
+        return m.SchemaCheck(document, full, span)
+
+    def expect(self, value: Mapping | None, path: tuple) -> m.Expect:
+        if not value:
+            return m.Expect()
+        headers = tuple(
+            m.HeaderCheck(str(name), self.predicates(v, path + ("headers", name)), self.key_span(path + ("headers", name)))
+            for name, v in (value.get("headers") or {}).items()
+        )
+        checks = []
+        for jp, v in (value.get("json") or {}).items():
+            key_span = self.key_span(path + ("json", jp))
+            self.check_jsonpath(jp, key_span)
+            checks.append(m.JsonCheck(jp, self.predicates(v, path + ("json", jp)), key_span))
+        body = value.get("body")
+        body_preds: tuple[m.Predicate, ...] = ()
+        if body is not None:
+            body_preds = self.predicates(body, path + ("body",))
+        return m.Expect(
+            status=self.status(value.get("status"), path + ("status",)),
+            headers=headers,
+            json=tuple(checks),
+            schema=self.schema_check(value.get("schema"), path + ("schema",)),
+            body=body_preds,
+            max_ms=float(value["max_ms"]) if "max_ms" in value else None,
+        )
+
+    def captures(self, value: Mapping | None, path: tuple) -> tuple[m.Capture, ...]:
+        out = []
+        for name, source in (value or {}).items():
+            here = path + (name,)
+            span = self.key_span(here)
+            if isinstance(source, str):
+                self.check_jsonpath(source.strip(), self.span(here))
+                out.append(m.Capture(name, jsonpath=source.strip(), span=span))
+            elif "json" in source:
+                self.check_jsonpath(source["json"].strip(), self.span(here + ("json",)))
+                out.append(m.Capture(name, jsonpath=source["json"].strip(), span=span))
+            else:
+                out.append(m.Capture(name, header=source["header"], span=span))
+        return tuple(out)
+
+    def body(self, value: Mapping, path: tuple) -> m.Body | None:
+        if "json" in value:
+            return m.JsonBody(value["json"])
+        if "files" in value:
+            parts = []
+            for fieldname, part in value["files"].items():
+                if isinstance(part, str):
+                    parts.append(m.FilePart(fieldname, self.resolve(part), None))
+                else:
+                    parts.append(
+                        m.FilePart(
+                            fieldname,
+                            self.resolve(part["path"]) if "path" in part else None,
+                            part.get("content"),
+                            part.get("filename"),
+                            part.get("content_type"),
+                        )
+                    )
+            return m.FilesBody(tuple(parts), self.pairs(value.get("form")))
+        if "form" in value:
+            return m.FormBody(self.pairs(value["form"]))
+        if "body" in value:
+            raw = value["body"]
+            if isinstance(raw, str):
+                return m.RawBody(raw)
+            return m.RawBody(raw["text"], raw.get("content_type"))
+        return None
+
+    def resolve(self, path: str) -> str:
+        if "${" in path:
+            return path  # rendered at run time
+        return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(path)))
+
+    def request(self, value: Mapping, index: int) -> m.RequestDef:
+        path = ("requests", index)
+        method = str(value.get("method") or "GET").upper()
+        url = value["url"]
+        skip = value.get("skip")
+        if skip is True:
+            skip = "skipped"
+        elif skip is False:
+            skip = None
+        return m.RequestDef(
+            name=value.get("name") or f"{method} {url}",
+            index=index,
+            method=method,
+            url=url,
+            query=self.pairs(value.get("query")),
+            headers=self.pairs(value.get("headers")),
+            auth=self.auth(value.get("auth"), path + ("auth",)),
+            body=self.body(value, path),
+            timeout=float(value["timeout"]) if "timeout" in value else None,
+            follow_redirects=value.get("follow_redirects"),
+            max_body=int(value["max_body"]) if "max_body" in value else None,
+            retry=self.retry(value.get("retry")),
+            expect=self.expect(value.get("expect"), path + ("expect",)),
+            captures=self.captures(value.get("capture"), path + ("capture",)),
+            skip=skip,
+            tags=tuple(value.get("tags") or ()),
+            span=self.span(path),
+        )
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _stem(filename: str) -> str:
+    base = os.path.basename(filename)
+    for ext in (".yaml", ".yml"):
+        if base.endswith(ext):
+            return base[: -len(ext)]
+    return base or filename
+
+
+def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> LoadedSpec:
+    """Schema-valid spec data -> LoadedSpec. Raises SpecError with every semantic problem."""
+    b = _Builder(smap, filename, base_dir)
+    requests = tuple(b.request(r, i) for i, r in enumerate(data.get("requests") or ()))
+    spec = LoadedSpec(
+        path=filename,
+        name=data.get("name") or _stem(filename),
+        requests=requests,
+        version=int(data.get("version", 1)),
+        base_url=data.get("base_url"),
+        tags=tuple(data.get("tags") or ()),
+        secrets=b.secrets(data.get("secrets"), ("secrets",)),
+        auth=b.auth(data.get("auth"), ("auth",)),
+        defaults=b.defaults(data.get("defaults")),
+        vars=dict(data.get("vars") or {}),
+        span=smap.value_span(()),
+        source_map=smap,
+    )
+    if b.diagnostics:
+        raise SpecError(b.diagnostics)
+    return spec
+
+
+def build_config(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> m.Config:
+    """Schema-valid config data -> Config. Raises SpecError with every semantic problem."""
+    b = _Builder(smap, filename, base_dir)
+    environments = {}
+    for name, env in (data.get("environments") or {}).items():
+        here = ("environments", name)
+        environments[name] = m.Environment(
+            name=name,
+            base_url=env.get("base_url"),
+            vars=dict(env.get("vars") or {}),
+            secrets=b.secrets(env.get("secrets"), here + ("secrets",)),
+            span=b.key_span(here),
+        )
+    config = m.Config(
+        path=filename,
+        base_url=data.get("base_url"),
+        vars=dict(data.get("vars") or {}),
+        secrets=b.secrets(data.get("secrets"), ("secrets",)),
+        defaults=b.defaults(data.get("defaults")),
+        environments=environments,
+    )
+    if b.diagnostics:
+        raise SpecError(b.diagnostics)
+    return config

@@ -219,11 +219,11 @@ def failure_lines(step: StepResult) -> list[str]:
             out.append(f"not checked: {pluralise(n, 'expectation')} ({why})")
         return out
     for f in step.failures:
-        out.append(f.message)
+        out.append(_indent(f.message, 2))
         if f.expected is not None:
-            out.append(f"  expected: {f.expected}")
+            out.append(f"  expected: {_indent(f.expected, 4)}")
         if f.actual is not None:
-            out.append(f"  actual:   {f.actual}")
+            out.append(f"  actual:   {_indent(f.actual, 4)}")
         if f.span is not None and f.span != step.span:
             out.append(f"  at: {f.span.location()}")
         if f.hint:
@@ -231,6 +231,11 @@ def failure_lines(step: StepResult) -> list[str]:
     if step.attempts > 1:
         out.append(f"attempts: {step.attempts}")
     return out
+
+
+def _indent(text: str, n: int) -> str:
+    """Indent the continuation lines of a multi-line value so a block stays readable."""
+    return text.replace("\n", "\n" + " " * n) if text else text
 
 
 def body_is_binary(response: ResponseSnapshot) -> bool:

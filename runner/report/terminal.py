@@ -390,12 +390,11 @@ class TerminalReporter:
         head.append(f" {_label(step)} " if self.color else _label(step), style=_STYLE[step.outcome])
         head.append("  " + self._s(step.name, oneline=True, limit=_NAME_LIMIT), style="runner.header")
         out = [head]
-        for line in failure_lines(step):
-            style = ""
-            if step.outcome is Outcome.AUTH and line and not line.startswith((" ", "-->", "not checked")) \
-                    and not line.startswith(step.method):
-                style = "runner.auth.text"
-            out.append(Text("  " + self._s(line, limit=4000).replace("\n", "\n    "), style=style))
+        reason = auth_reason(step) if step.outcome is Outcome.AUTH else None
+        for entry in failure_lines(step):
+            style = "runner.auth.text" if reason is not None and entry == reason else ""
+            text = self._s(entry, limit=4000)
+            out.append(Text("\n".join("  " + line for line in text.split("\n")), style=style))
         verbose = self.verbosity >= 1
         if step.response is not None and self.verbosity < 2:
             if verbose:
@@ -403,7 +402,7 @@ class TerminalReporter:
             excerpt = body_excerpt(step.response, self.redactor, limit=2000 if verbose else 300,
                                    max_lines=40 if verbose else 6)
             if excerpt:
-                out.append(Text("  body: " + excerpt.replace("\n", "\n    "), style="runner.muted"))
+                out.append(Text("  body: " + excerpt.replace("\n", "\n        "), style="runner.muted"))
         return out
 
     def _exchange_lines(self, step: StepResult, *, with_body: bool = True) -> list[Text]:

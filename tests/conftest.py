@@ -53,3 +53,63 @@ def other_server(_server_two):
 @pytest.fixture
 def canary():
     return CANARY
+
+
+# --------------------------------------------------------------------------- engine helpers
+
+from runner.engine import RunOptions, run_spec  # noqa: E402
+from runner.model import BearerAuth, RequestDef, SecretDecl, Spec  # noqa: E402
+from runner.redact import Redactor  # noqa: E402
+from runner.secrets import SecretStore, SourceContext  # noqa: E402
+from runner.source import Span  # noqa: E402
+
+
+def env_secret(name: str = "token", variable: str = "API_TOKEN") -> SecretDecl:
+    return SecretDecl(name, "env", {"env": variable}, Span.point("spec.yaml", 3, 3), "/tmp")
+
+
+def make_spec(*requests: RequestDef, base_url: str | None = None, secrets=None, auth=None, **kw) -> Spec:
+    reqs = tuple(
+        r if r.index == i else RequestDef(**{**{f: getattr(r, f) for f in r.__slots__}, "index": i})
+        for i, r in enumerate(requests)
+    )
+    return Spec(path="spec.yaml", name=kw.pop("name", "test spec"), requests=reqs, base_url=base_url,
+                secrets=secrets or {}, auth=auth, **kw)
+
+
+class EngineRun:
+    """Runs specs with a real SecretStore over the given environment."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        self.environ = environ
+        self.redactor = Redactor()
+        self.steps = []
+
+    def store(self, overrides=None, environ=None) -> SecretStore:
+        from runner.transport import post_form
+
+        ctx = SourceContext(environ=environ or self.environ, post_form=post_form)
+        return SecretStore(ctx, self.redactor, overrides=overrides)
+
+    def __call__(self, spec: Spec, *, store: SecretStore | None = None, **options):
+        opts = RunOptions(environ=self.environ, **options)
+        return run_spec(spec, options=opts, secrets=store or self.store(), redactor=self.redactor,
+                        on_step=self.steps.append, sleep=lambda s: None)
+
+
+@pytest.fixture
+def engine_run(canary):
+    return EngineRun({"API_TOKEN": canary})
+
+
+@pytest.fixture
+def bearer_spec(http_server):
+    """make_spec with the canary bearer token (env API_TOKEN) and the test server's base URL."""
+
+    def build(*requests: RequestDef, **kw) -> Spec:
+        kw.setdefault("secrets", {"token": env_secret()})
+        kw.setdefault("auth", BearerAuth("token"))
+        kw.setdefault("base_url", http_server.url)
+        return make_spec(*requests, **kw)
+
+    return build

@@ -272,11 +272,16 @@ class TerminalReporter:
             self._print(Text(f"== {path}: {self._spec_counts(spec)} in {secs:.2f} s", style="runner.muted"))
             self._last_spec = None
 
-    def finish(self, run: RunResult) -> None:
+    def close(self) -> None:
+        """Stop the live progress line (idempotent). `finish` calls it; call it on error paths."""
         with self._lock:
             if self._live is not None:
-                self._live.stop()
-                self._live = None
+                live, self._live = self._live, None
+                live.stop()
+
+    def finish(self, run: RunResult) -> None:
+        with self._lock:
+            self.close()
             self._add_warnings(run.warnings)
             details = [s for s in run.steps if s.outcome is not Outcome.PASS]
             errors = [s for s in run.specs if s.error]

@@ -82,6 +82,15 @@ def test_force_color_without_tty_gives_ansi(monkeypatch):
     assert any(line.startswith("\x1b[") and "create a pet" in line for line in out.splitlines())
 
 
+def test_environ_parameter_overrides_process_environment(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    buf = io.StringIO()
+    rep = TerminalReporter(buf, is_tty=False, color=None, width=100, redactor=Redactor(),
+                           environ={"FORCE_COLOR": "1"})
+    rep.finish(full_run())
+    assert "\x1b[" in buf.getvalue()
+
+
 def test_no_color_env_gives_no_ansi(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("FORCE_COLOR", "1")

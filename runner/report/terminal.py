@@ -170,9 +170,12 @@ class TerminalReporter:
         verbosity: int = 0,
         width: int | None = None,
         redactor: Redactor,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
+        """`color=None` decides from `environ` (default os.environ) with `color_enabled`."""
         self.is_tty = bool(is_tty)
-        self.color = color_enabled(os.environ, self.is_tty) if color is None else bool(color)
+        env = os.environ if environ is None else environ
+        self.color = color_enabled(env, self.is_tty) if color is None else bool(color)
         self.verbosity = verbosity
         self.redactor = redactor
         self.console = Console(

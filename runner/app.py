@@ -399,7 +399,7 @@ class App:
         if github:
             from .report.github import annotations
 
-            for line in annotations(run):
+            for line in annotations(run, redactor=self.redactor):
                 self._write(self.redactor.mask(line) + "\n")
         self._guard(reporter.finish, run)
         del threads  # daemon threads; any still blocked in a request end with the process
@@ -446,11 +446,11 @@ class App:
         if getattr(self.args, "summary", None):
             targets.append((self.args.summary, markdown.render))
         for path, render in targets:
-            write_atomic(path, self.redactor.mask(render(run)))
+            write_atomic(path, self.redactor.mask(render(run, redactor=self.redactor)))
         step_summary = self.environ.get("GITHUB_STEP_SUMMARY")
         if final and step_summary:
             with open(step_summary, "a", encoding="utf-8") as fh:
-                fh.write(self.redactor.mask(markdown.render(run)) + "\n")
+                fh.write(self.redactor.mask(markdown.render(run, redactor=self.redactor)) + "\n")
 
     def _add_mask(self, value: str) -> None:
         from .report.github import add_mask

@@ -79,7 +79,7 @@ PASSING = """
         expect:
           status: 200
           json: {$.count: 2}
-        capture: {first: $.items[0].id}
+        capture: {first: "$.items[0].id"}
       - name: first pet
         url: /pets/${first}
         expect: {status: 200, json: {$.id: "${first}"}}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import socket
 import sys
@@ -30,12 +31,13 @@ FORMS = {
 def _sources(tmp: Path) -> dict[str, str]:
     (tmp / "token.txt").write_text(CANARY + "\n")
     (tmp / ".env").write_text(f"export OTHER=1\nAPI_TOKEN='{CANARY}'\n")
-    command = [sys.executable, "-c", f"print({CANARY!r})"]
+    (tmp / "print_token.py").write_text(f"print({CANARY!r})\n")
+    command = json.dumps([sys.executable, "print_token.py"])
     return {
         "env": "{env: LEAK_TOKEN}",
         "file": "{file: token.txt}",
         "dotenv": "{dotenv: .env, key: API_TOKEN}",
-        "command": "{command: " + str(command).replace("'", '"') + "}",
+        "command": "{command: " + command + "}",
     }
 
 

@@ -187,7 +187,6 @@ class _Converter:
                 return "a number with a leading zero is read as text; drop the zero"
             if re.fullmatch(r"[0-9]+:[0-9]+(:[0-9]+)?", inst):
                 return "a value like 1:30 is text; write the number of seconds"
-            return "quote nothing: write the number itself"
         if isinstance(inst, bool) and "string" in expected:
             return "quote the value to keep it as text"
         return None

@@ -17,13 +17,21 @@ __all__ = ["mask_line", "masked_lines"]
 _KEY_VALUE = re.compile(r"^(?P<head>\s*(?:-\s+)?[\"']?(?P<key>[^:#\"']+)[\"']?\s*:\s*)(?P<value>\S.*)$")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)\s+[A-Za-z0-9\-._~+/=]{8,}")
 _MAX_READ = 5 * 1024 * 1024
+# A long run of token characters with both letters and digits looks like a credential
+# (API keys, JWTs, hex tokens); error snippets mask it even under an innocent key.
+_TOKENISH = re.compile(r"[A-Za-z0-9\-_.~+/=]{16,}")
+
+
+def _looks_like_token(word: str) -> bool:
+    return any(c.isdigit() for c in word) and any(c.isalpha() for c in word) and not word.startswith("/")
 
 
 def mask_line(line: str) -> str:
     m = _KEY_VALUE.match(line)
     if m and SENSITIVE_KEY.search(m.group("key")) and not m.group("value").startswith(("${", "{", "[", "|", ">", "#")):
         line = m.group("head") + MASK
-    return _BEARER.sub(lambda mm: f"{mm.group(1)} {MASK}", line)
+    line = _BEARER.sub(lambda mm: f"{mm.group(1)} {MASK}", line)
+    return _TOKENISH.sub(lambda mm: MASK if _looks_like_token(mm.group(0)) else mm.group(0), line)
 
 
 def masked_lines(path: str, redactor: Redactor | None = None) -> list[str] | None:

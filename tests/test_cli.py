@@ -136,13 +136,27 @@ def test_validate_reports_every_error_with_position_and_hint(cwd):
             url: /x
             expcet: {status: 200}
           - name: two
-            url: /pets/${nowhere}
+            methd: GET
+            url: /pets
     """)
     code, _, err = run_cli(["validate", "bad.yaml"])
     assert code == 2
     assert "bad.yaml:6:" in err and "did you mean 'expect'" in err
-    assert "nowhere" in err
+    assert "bad.yaml:8:" in err and "did you mean 'method'" in err
     assert "Traceback" not in err
+
+
+def test_validate_reports_undefined_references(cwd):
+    spec(cwd, "refs.yaml", """
+        version: 1
+        name: refs
+        requests:
+          - name: one
+            url: /pets/${nowhere}
+    """)
+    code, _, err = run_cli(["validate", "refs.yaml"])
+    assert code == 2
+    assert "refs.yaml:5:" in err and "'nowhere' is not defined" in err
 
 
 def test_failed_check_exits_1(demo, cwd):

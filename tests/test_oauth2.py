@@ -437,3 +437,16 @@ def test_bad_auth_method(server):
 
 def test_extra_may_not_override_credentials(server):
     assert "may not set client_secret" in failure(source(oauth(server, extra={"client_secret": "x"}))).reason
+
+
+def test_retry_wait_is_cut_short_by_the_stop_event(server):
+    server.mode, server.retry_after = "always_503", "10"
+    stop = threading.Event()
+    ctx = make_ctx()
+    ctx.stop = stop
+    src = make_source(oauth(server), ctx)
+    threading.Timer(0.3, stop.set).start()
+    started = time.monotonic()
+    err = failure(src)
+    assert time.monotonic() - started < 5
+    assert "interrupted while waiting to retry" in err.reason

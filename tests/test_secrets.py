@@ -654,3 +654,16 @@ def test_secret_value_repr_hides_the_value():
 
     v = SecretValue(CANARY, also_mask=(CANARY,))
     assert CANARY not in repr(v)
+
+
+def test_command_stopped_by_the_run_stop_event(tmp_path):
+    """SIGINT/SIGTERM handled by the app sets RunOptions.stop; a command in a worker thread dies with it."""
+    pidfile = tmp_path / "pid"
+    stop = threading.Event()
+    d = cmd("sh", "-c", f"sleep 60 & echo $! > {pidfile}; sleep 60", timeout=30)
+    threading.Timer(0.5, stop.set).start()
+    started = time.monotonic()
+    err = in_thread(lambda: failure(d, stop=stop))
+    assert time.monotonic() - started < 5
+    assert "interrupted" in err.reason
+    assert wait_gone(_pid_from(pidfile))

@@ -76,6 +76,9 @@ class SourceContext:
     verify_tls: bool = True
     # The clock `SecretValue.expires_at` is measured on; SecretStore should share it.
     clock: Callable[[], float] = time.monotonic
+    # Set on SIGINT/SIGTERM (RunOptions.stop): a running secret command is killed with its
+    # process group, an oauth2 Retry-After wait is cut short. Anything with is_set().
+    stop: Any = None
 
 
 def make_source(decl: SecretDecl, ctx: SourceContext) -> SecretSource:

@@ -179,7 +179,8 @@ class CommandSource:
         out.start()
         err.start()
         deadline = time.monotonic() + self.timeout
-        timed_out = too_big = False
+        timed_out = too_big = interrupted = False
+        stop = self.ctx.stop
         try:
             while True:
                 try:
@@ -195,9 +196,13 @@ class CommandSource:
                     timed_out = True
                     _kill_group(proc)
                     break
+                if stop is not None and stop.is_set():
+                    interrupted = True
+                    _kill_group(proc, grace=0.2)
+                    break
             # The command exited; a child it left behind may still hold the pipes open.
             for reader in (out, err):
-                reader.join(max(0.0, min(_EOF_GRACE_S, deadline - time.monotonic())) if not (timed_out or too_big) else 0.5)
+                reader.join(max(0.0, min(_EOF_GRACE_S, deadline - time.monotonic())) if not (timed_out or too_big or interrupted) else 0.5)
             if out.is_alive() or err.is_alive():
                 _kill_group(proc, grace=0.2)
                 out.join(1.0)
@@ -220,6 +225,8 @@ class CommandSource:
         )
         stderr_part = f"; stderr: {stderr_text}" if stderr_text else "; no stderr"
 
+        if interrupted:
+            raise self._fail("interrupted: the command was stopped with its process group")
         if timed_out:
             raise self._fail(
                 f"command did not finish within {self.timeout:g} s and was killed (is it waiting for input or a login?)"

@@ -204,7 +204,12 @@ class OAuth2Source:
                     wait = DEFAULT_RETRY_WAIT_S
                 if wait <= MAX_RETRY_AFTER_S:
                     attempt += 1
-                    self.sleep(wait)
+                    stop = self.ctx.stop
+                    if stop is not None and hasattr(stop, "wait"):
+                        if stop.wait(wait):
+                            raise self._fail("interrupted while waiting to retry the token request")
+                    else:
+                        self.sleep(wait)
                     continue
             break
         return self._token(resp, method, client_secret, mask, attempt)

@@ -169,15 +169,47 @@ def test_file_is_a_directory(tmp_path):
     assert "is a directory" in failure(decl("file", {"file": "."}, tmp_path)).reason
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
 def test_file_permission_denied(tmp_path):
     p = tmp_path / "t"
     p.write_text(CANARY)
     p.chmod(0)
+    if os.geteuid() != 0:
+        try:
+            assert "permission denied" in failure(decl("file", {"file": "t"}, tmp_path)).reason
+        finally:
+            p.chmod(0o600)
+        return
+    # root reads any file: check as an unprivileged user in a child process instead
+    import subprocess
+    import tempfile
+
+    shared = Path(tempfile.mkdtemp(prefix="rr-perm-"))
     try:
-        assert "permission denied" in failure(decl("file", {"file": "t"}, tmp_path)).reason
+        shared.chmod(0o755)
+        (shared / "t").write_text(CANARY)
+        (shared / "t").chmod(0o600)
+        script = (
+            "from runner.model import SecretDecl\n"
+            "from runner.secrets import SourceContext, make_source\n"
+            "from runner.source import Span\n"
+            "from runner.errors import SecretError\n"
+            f"d = SecretDecl('t', 'file', {{'file': 't'}}, Span.point('s.yaml'), {str(shared)!r})\n"
+            "try:\n    make_source(d, SourceContext(environ={})).fetch()\n"
+            "except SecretError as exc:\n    print(exc)\n"
+        )
+        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).parents[1])}
+        try:
+            out = subprocess.run([PY, "-c", script], user=65534, group=65534, env=env, capture_output=True,
+                                 text=True, timeout=60, cwd="/")
+        except (PermissionError, OSError) as exc:
+            pytest.skip(f"cannot switch to an unprivileged user: {exc}")
+        if "Permission denied" in out.stderr and "python" in out.stderr.lower() and not out.stdout:
+            pytest.skip("the interpreter is not readable by an unprivileged user")
+        assert "permission denied reading" in out.stdout, out.stderr
+        assert CANARY not in out.stdout + out.stderr
     finally:
-        p.chmod(0o600)
+        (shared / "t").unlink()
+        shared.rmdir()
 
 
 def test_file_empty(tmp_path):

@@ -126,6 +126,12 @@ def test_client_secret_post(server):
     assert form["client_id"] == "demo-client" and form["client_secret"] == CLIENT_SECRET
 
 
+def test_extra_values_are_form_text(server):
+    source(oauth(server, extra={"resource": "r", "n": 3, "flag": True})).fetch()
+    form = server.requests[-1][1]
+    assert (form["resource"], form["n"], form["flag"]) == ("r", "3", "true")
+
+
 def test_scope_as_a_list(server):
     source(oauth(server, scope=["a", "b"])).fetch()
     assert server.requests[-1][1]["scope"] == "a b"

@@ -170,7 +170,12 @@ class OAuth2Source:
             if str(key) in _RESERVED:
                 raise self._fail(f"'extra' may not set {key}; use the option of that name")
             value = self._render(f"extra.{key}", raw)
-            fields[str(key)] = value if isinstance(value, str) else json.dumps(value) if isinstance(value, (Mapping, list)) else str(value)
+            if isinstance(value, str):
+                fields[str(key)] = value
+            elif isinstance(value, (bool, Mapping, list, tuple)) or value is None:
+                fields[str(key)] = json.dumps(value)  # true / false / null, as YAML wrote them
+            else:
+                fields[str(key)] = str(value)
 
         mask: tuple[str, ...] = ()
         auth: tuple[str, str] | None = None

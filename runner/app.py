@@ -234,15 +234,16 @@ class App:
 
             return render(value, Scope(variables={**config_vars, **self.cli_vars}, environ=self.environ, secret=secret))
 
+        stop = threading.Event()
         ctx = SourceContext(
             environ=self.environ,
             resolve_ref=resolve_ref,
-            post_form=post_form,
+            post_form=lambda *a, **kw: post_form(*a, environ=self.environ, **kw),
             verify_tls=not self.args.insecure,
+            stop=stop,
         )
         store = SecretStore(ctx, self.redactor, overrides=self.cli_secrets, on_resolved=on_resolved)
 
-        stop = threading.Event()
         options = engine.RunOptions(
             config_vars=config_vars,
             cli_vars=self.cli_vars,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
+import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -374,3 +377,57 @@ def test_demo_environ_tokens(server, http):
     assert 'error_description="The access token expired"' in r.headers["WWW-Authenticate"]
     age = time.time() - _claims(env["DEMO_EXPIRED_TOKEN"])["exp"]
     assert EXPIRED_TOKEN_AGE_S - 5 <= age <= EXPIRED_TOKEN_AGE_S + 5
+
+
+# -- the shipped specs, end to end through the command line -------------------------------------
+
+
+def _cli(argv, environ, cwd):
+    from runner.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old = os.getcwd()
+    os.chdir(cwd)  # no runner.yaml is picked up from the repository
+    try:
+        code = main(argv, stdout=out, stderr=err, environ=environ)
+    finally:
+        os.chdir(old)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _base_environ():
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    for name in ("GITHUB_ACTIONS", "FORCE_COLOR", "GITHUB_STEP_SUMMARY"):
+        env.pop(name, None)
+    env["NO_COLOR"] = "1"
+    return env
+
+
+def test_runner_demo_passes(tmp_path):
+    code, out, err = _cli(["demo", "--no-color"], _base_environ(), tmp_path)
+    assert code == 0, out + err
+    assert "01-pets-flow.yaml" in out and "02-static-token.yaml" in out
+    assert "90-expired-token.yaml" not in out
+    assert "0 failed, 0 auth, 0 errors, 0 skipped" in out
+    assert CLIENT_SECRET not in out + err
+
+
+def test_runner_demo_auth_showcase_exits_3_with_the_diagnosis(tmp_path):
+    code, out, err = _cli(["demo", "--no-color", "--show-auth-failure"], _base_environ(), tmp_path)
+    assert code == 3, out + err
+    assert "AUTH" in out
+    assert "The access token expired" in out
+    assert "expired 2 h 14 min ago" in out
+
+
+def test_example_specs_pass_against_the_demo_api(server, tmp_path):
+    examples = Path(__file__).resolve().parents[1] / "specs" / "examples"
+    env = _base_environ()
+    env.update(
+        PETS_API_URL=server.url,
+        PETS_API_TOKEN=server.mint_token(600, scope="pets:read"),
+        PETS_CLIENT_SECRET=CLIENT_SECRET,
+    )
+    for name in ("pets-smoke.yaml", "oauth2-client-credentials.yaml"):
+        code, out, err = _cli(["run", "--no-color", str(examples / name)], env, tmp_path)
+        assert code == 0, f"{name}:\n{out}{err}"

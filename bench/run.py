@@ -11,7 +11,8 @@
    pipeline, from reading the YAML to the last report line) and (b) by a bare
    requests.Session loop (get, check status, json.loads, check ['count']).
    Each is warmed up, then run `--repeats` times, alternating; the median is reported.
-3. Times `runner validate` on the same spec (the loader's share of the run).
+3. Times `runner validate` on the same spec (the loader's share of the run) and the
+   engine alone (`run_spec` on the spec loaded once, no console): where the time goes.
 4. Times start-up: `runner --version` against `python -c pass` (best of 10).
 
 Prints a table and writes bench/out/results.json. The target is runner <= 1.3x the bare
@@ -251,6 +252,33 @@ def make_runner_call(spec: Path, target: Target, workdir: Path, command: str = "
     return call
 
 
+def make_engine_call(spec: Path, target: Target):
+    """The engine alone (`run_spec` on a spec loaded once, no console): where the time goes."""
+    try:
+        from runner import engine, load
+        from runner.redact import Redactor
+        from runner.secrets.base import SourceContext
+        from runner.secrets.store import SecretStore
+
+        loaded = load.load_spec_file(str(spec))
+    except Exception as exc:  # noqa: BLE001 - a diagnostic row only
+        raise RunnerUnavailable(f"engine not measured: {type(exc).__name__}: {exc}") from exc
+    environ = {"BENCH_URL": target.url, "BENCH_TOKEN": TOKEN}
+
+    def call() -> float:
+        redactor = Redactor()
+        store = SecretStore(SourceContext(environ=environ), redactor)
+        started = time.perf_counter()
+        result = engine.run_spec(loaded, options=engine.RunOptions(environ=environ), secrets=store, redactor=redactor)
+        elapsed = time.perf_counter() - started
+        outcomes = {str(getattr(step, "outcome", "?")) for step in getattr(result, "steps", ())}
+        if len(outcomes) != 1 or "PASS" not in next(iter(outcomes)).upper():
+            raise RunnerUnavailable(f"engine run did not pass: {sorted(outcomes)}")
+        return elapsed
+
+    return call
+
+
 def make_requests_call(target: Target, n: int):
     url = f"{target.url}/pets"
     headers = {"Authorization": f"Bearer {TOKEN}"}
@@ -349,16 +377,21 @@ def main(argv: list[str] | None = None) -> int:
             spec = workdir / "bench.yaml"
             write_spec(spec, n)
             bare = make_requests_call(target, n)
+            bare()  # warm up, and measure memory before the runner is even imported
+            rss_bare = _peak_rss_mb()
             try:
                 via_runner = make_runner_call(spec, target, workdir)
                 validate = make_runner_call(spec, target, workdir, command="validate")
             except RunnerUnavailable as exc:
                 via_runner = validate = None
                 results["runner_error"] = str(exc)
+            try:
+                engine_only = make_engine_call(spec, target)
+            except RunnerUnavailable as exc:
+                engine_only = None
+                results["engine_error"] = str(exc)
 
-            # Warm up both (imports, connection pools, caches).
-            bare()
-            rss_bare = _peak_rss_mb()
+            # Warm up the runner too (imports, connection pools, caches).
             if via_runner is not None:
                 try:
                     via_runner()
@@ -367,12 +400,21 @@ def main(argv: list[str] | None = None) -> int:
                     via_runner = validate = None
                     results["runner_error"] = str(exc)
 
-            bare_times, runner_times, validate_times = [], [], []
+            if engine_only is not None:
+                try:
+                    engine_only()
+                except Exception as exc:  # noqa: BLE001 - a diagnostic row only
+                    engine_only = None
+                    results["engine_error"] = f"{type(exc).__name__}: {exc}"
+
+            bare_times, runner_times, validate_times, engine_times = [], [], [], []
             for _ in range(args.repeats):  # alternate, so drift hits both alike
                 bare_times.append(bare())
                 if via_runner is not None:
                     runner_times.append(via_runner())
                     validate_times.append(validate())
+                if engine_only is not None:
+                    engine_times.append(engine_only())
         finally:
             target.stop()
 
@@ -384,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         results["runner_runs_s"] = runner_times
         results["validate_us_per_request"] = per(validate_times)
         results["ratio"] = results["runner_us_per_request"] / results["requests_us_per_request"]
+    if engine_times:
+        results["engine_us_per_request"] = per(engine_times)
     results["peak_rss_mb"] = {"after_requests_loop": rss_bare, "overall": _peak_rss_mb()}
     results["startup"] = measure_startup()
 
@@ -408,6 +452,9 @@ def print_table(r: dict) -> None:
     if "runner_us_per_request" in r:
         rows.append(("runner run (whole CLI)", f"{r['runner_us_per_request']:.0f} us", f"{r['ratio']:.2f}x"))
         rows.append(("  of which: loading (validate)", f"{r['validate_us_per_request']:.0f} us", ""))
+    if "engine_us_per_request" in r:
+        ratio = r["engine_us_per_request"] / r["requests_us_per_request"]
+        rows.append(("engine only (run_spec, no console)", f"{r['engine_us_per_request']:.0f} us", f"{ratio:.2f}x"))
     else:
         rows.append(("runner run (whole CLI)", "n/a", "n/a"))
     print()

@@ -264,6 +264,8 @@ class _Converter:
             for k in branch.get("required", []):
                 if k not in keys:
                     keys.append(k)
+        if keys:  # the body-form exclusivity rule (see dependentSchemas in the request schema)
+            keys = [k for k in ("json", "form", "body", "files") if k in keys or k in inst]
         present = [k for k in keys if k in inst]
         if keys:
             found = " and ".join(f"'{k}'" for k in present)

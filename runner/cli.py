@@ -155,6 +155,8 @@ def main(
             stdout.write(schema_text(args.name).rstrip("\n") + "\n")
             return ExitCode.OK
 
+        if args.command in ("run", "demo"):
+            _check_report_targets(args)
         from .app import App  # the wiring; imported lazily (pulls in requests, rich, ...)
 
         app = App(args, stdout=stdout, stderr=stderr, environ=environ)
@@ -185,6 +187,32 @@ def main(
         else:
             _safe_write(stderr, "run again with --debug to see the traceback\n")
         return ExitCode.INTERNAL
+
+
+def _check_report_targets(args: argparse.Namespace) -> None:
+    """Refuse unwritable report paths before anything is sent (exit 2), not after the run."""
+    for flag, path in (("--junit", args.junit), ("--json", args.json_report), ("--summary", args.summary)):
+        if path is None:
+            continue
+        if path == "" or os.path.isdir(path):
+            raise UsageError(f"{flag} {path!r}: is a directory; give a file name")
+        if os.path.exists(path) and not os.path.isfile(path):
+            raise UsageError(f"{flag} {path}: not a regular file; cannot write a report there")
+        parent = os.path.dirname(os.path.abspath(path))
+        while not os.path.exists(parent):  # missing folders are created at write time
+            parent = os.path.dirname(parent)
+        if not os.path.isdir(parent) or not _can_create_in(parent):
+            raise UsageError(f"{flag} {path}: cannot write there (cannot create files in {parent})")
+
+
+def _can_create_in(folder: str) -> bool:
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".runner-probe-"):
+            return True
+    except OSError:
+        return False
 
 
 def _print_spec_error(exc: SpecError, stderr: TextIO, redactor) -> None:

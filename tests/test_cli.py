@@ -440,3 +440,16 @@ def test_interrupt_writes_valid_reports(demo, blackhole, tmp_path, sig, code):
     assert outcomes == {"fast": "PASS", "hangs": "ERROR", "never sent": "SKIP"}
     assert data["interrupted"] in ("SIGINT", "SIGTERM")
     ET.parse(junit)
+
+
+def test_demo_passes_and_shows_a_token_refresh(cwd):
+    code, out, err = run_cli(["demo"])
+    assert code == 0, out + err
+    assert "(token refreshed)" in out
+    assert "0 failed, 0 auth, 0 errors" in out
+
+
+def test_demo_auth_failure_showcase_exits_3_with_the_diagnosis(cwd):
+    code, out, _ = run_cli(["demo", "--show-auth-failure"])
+    assert code == 3
+    assert "expired 2 h 14 min ago" in out and "invalid_token" in out

@@ -480,6 +480,13 @@ class DemoServer:
         if path == "/oauth/token":
             _allow(method, ("POST",))
             return self._token_endpoint(headers, body)
+        if path == "/logout":
+            # Revokes the caller's own token: the next request with it gets 401
+            # invalid_token, which lets the demo show a one-time token refresh.
+            _allow(method, ("POST",))
+            self._authorize(headers, ("pets:read",))
+            self.revoke((headers.get("Authorization") or "").partition(" ")[2].strip())
+            return 204, None, {}
         if path == "/pets":
             _allow(method, ("GET", "HEAD", "POST"))
             if method == "POST":

@@ -25,6 +25,11 @@ rules, which are the YAML 1.2 core schema's, made a little stricter:
   `yaml.parse` events (the composers recurse: the C one crashes the process on
   very deep input, the Python one raises RecursionError).
 
+Plain documents (no anchors, aliases, merge keys or explicit tags) take a fast
+path: one pass over libyaml's parse events straight to data, with an explicit
+stack that gives up past MAX_DEPTH. Anything else, and every error, goes the
+careful way (depth pre-scan, compose, walk) so messages and positions are one.
+
 Every error is a `SpecError` of `Diagnostic`s positioned `path:line:col` (1-based).
 Messages never quote a value from the document.
 """
@@ -67,35 +72,49 @@ _TAB_HINT = "YAML forbids tabs for indentation; indent with spaces"
 class SourceMap:
     """Where each value of a document came from.
 
-    `entries[path] = (key_span, value_span)`: `key_span` is None for the root and
-    for list items. Lookups fall back to the nearest ancestor, so a path that is
-    not recorded (a value built later) still gets a sensible position.
+    `entries[path] = (key_start, key_end, value_start, value_end)`: the parser's
+    0-based marks (objects with `.line` and `.column`); the key marks are None for
+    the root and for list items. `Span`s are made only when asked for (a load of a
+    large spec records tens of thousands of positions and needs a few of them).
+    Lookups fall back to the nearest ancestor, so a path that is not recorded (a
+    value built later) still gets a sensible position.
     """
 
     path: str
     entries: dict = field(default_factory=dict)
 
-    def _nearest(self, path: YamlPath) -> tuple[YamlPath, tuple[Span | None, Span] | None]:
+    def _nearest(self, path: YamlPath) -> tuple | None:
         path = tuple(path)
+        entries = self.entries
         while True:
-            entry = self.entries.get(path)
+            entry = entries.get(path)
             if entry is not None or not path:
-                return path, entry
+                return entry
             path = path[:-1]
 
     def value_span(self, path: YamlPath) -> Span:
-        _, entry = self._nearest(path)
-        return entry[1] if entry else Span.point(self.path)
+        entry = self._nearest(path)
+        return _mark_span(self.path, entry[2], entry[3]) if entry else Span.point(self.path)
 
     def key_span(self, path: YamlPath) -> Span:
         """The key's span when `path` names a mapping entry; else the value's."""
-        _, entry = self._nearest(path)
+        entry = self._nearest(path)
         if entry is None:
             return Span.point(self.path)
-        return entry[0] or entry[1]
+        if entry[0] is not None:
+            return _mark_span(self.path, entry[0], entry[1])
+        return _mark_span(self.path, entry[2], entry[3])
 
     def has(self, path: YamlPath) -> bool:
         return tuple(path) in self.entries
+
+
+def _mark_span(filename: str, start, end) -> Span:
+    """0-based marks -> a 1-based Span; a block collection ends at the start of the
+    next token, so a span that would cross lines stays on its first line."""
+    if end is None or end.line != start.line:
+        end = start
+    return Span(filename, Position(start.line + 1, start.column + 1), Position(end.line + 1, end.column + 1))
 
 
 # ----------------------------------------------------------------- the loader class
@@ -152,11 +171,7 @@ def _span(filename: str, node_or_mark_start, end=None) -> Span:
 
 
 def _node_span(filename: str, node: Node) -> Span:
-    end = node.end_mark
-    # a block collection ends at the start of the next token: keep the span on one line
-    if end is None or end.line != node.start_mark.line:
-        end = node.start_mark
-    return _span(filename, node.start_mark, end)
+    return _mark_span(filename, node.start_mark, node.end_mark)
 
 
 def _pos_span(filename: str, text: str, index: int) -> Span:
@@ -371,13 +386,16 @@ class _Walker:
         return None
 
     # ---- structure
-    def walk(self, node: Node, path: YamlPath, key_span: Span | None, depth: int) -> Any:
+    def walk(self, node: Node, path: YamlPath, key_node: Node | None, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
             raise self.fail(f"the document expands to more than {MAX_NODES} values (aliases repeated too often?)", node, "aliases (*name) are expanded; a chain of aliases can blow up")
         if depth > MAX_DEPTH:
             raise self.fail(f"nesting is deeper than {MAX_DEPTH} levels (through aliases)", node)
-        self.smap.entries[path] = (key_span, _node_span(self.filename, node))
+        if key_node is None:
+            self.smap.entries[path] = (None, None, node.start_mark, node.end_mark)
+        else:
+            self.smap.entries[path] = (key_node.start_mark, key_node.end_mark, node.start_mark, node.end_mark)
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if id(node) in self.active:
@@ -418,13 +436,13 @@ class _Walker:
                 shown = key if len(key) <= 40 else key[:40] + "..."
                 raise self.fail(f"duplicate key '{shown}' (first at line {first_seen[key].start_mark.line + 1})", key_node, "a key may appear once per mapping")
             first_seen[key] = key_node
-            result[key] = self.walk(value_node, path + (key,), _node_span(self.filename, key_node), depth + 1)
+            result[key] = self.walk(value_node, path + (key,), key_node, depth + 1)
         # merge keys: explicit keys win; among merged mappings the first wins
         for merge in merges:
             for key_node, value_node in self.merge_pairs(merge):
                 key = self.key(key_node)
                 if key not in result:
-                    result[key] = self.walk(value_node, path + (key,), _node_span(self.filename, key_node), depth + 1)
+                    result[key] = self.walk(value_node, path + (key,), key_node, depth + 1)
         return result
 
     def merge_pairs(self, merge: Node) -> list:
@@ -454,6 +472,136 @@ class _Walker:
         return pairs
 
 
+# ------------------------------------------------------------- the fast path
+
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml
+    _CParser = None
+
+_FALLBACK = object()  # "this document needs the careful path"
+_SCALAR = yaml.ScalarEvent
+_MAP_START = yaml.MappingStartEvent
+_SEQ_START = yaml.SequenceStartEvent
+_MAP_END = yaml.MappingEndEvent
+_SEQ_END = yaml.SequenceEndEvent
+_DOC_START = yaml.DocumentStartEvent
+_STREAM_END = yaml.StreamEndEvent
+_QUIET = (yaml.StreamStartEvent, yaml.DocumentEndEvent)
+
+
+def _fast_parse(text: str, walker: _Walker) -> Any:
+    """One pass over libyaml's parse events straight to data and positions.
+
+    Handles the plain documents almost every spec is: one document, a mapping at
+    the top, no anchors, aliases, merge keys or explicit tags, nesting within
+    MAX_DEPTH, at most MAX_NODES values, and no error of any kind. For anything
+    else it returns _FALLBACK, and `parse` takes the careful path (depth pre-scan,
+    compose, walk), which gives every refusal its message and position. It
+    recurses nowhere (an explicit stack), so deep input cannot hurt it, and it
+    gives up as soon as the stack passes MAX_DEPTH.
+    """
+    if _CParser is None:
+        return _FALLBACK
+    entries = walker.smap.entries
+    plain = walker.plain
+    get = _CParser(text).get_event
+    # a frame: [container, path, is_mapping, start_mark, key, key_start, key_end]
+    # (for a mapping, key/key_start/key_end hold the pending key of its next value;
+    # for the frame's own entry, `own` keeps the key marks it was stored under)
+    stack: list = []
+    own: list = []
+    root: Any = _FALLBACK
+    documents = 0
+    count = 0
+    try:
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is _SCALAR:
+                if event.anchor is not None:
+                    return _FALLBACK
+                tag = event.tag
+                if tag is not None and tag != "!":
+                    return _FALLBACK
+                count += 1
+                if count > MAX_NODES:
+                    return _FALLBACK
+                value = event.value
+                if event.implicit[0]:
+                    if value == "<<":
+                        return _FALLBACK  # merge key (or a plain '<<' value: rare, careful path)
+                    value = plain(event, value)
+                if not stack:
+                    return _FALLBACK  # a scalar document
+                frame = stack[-1]
+                if frame[2]:
+                    if frame[4] is None:  # a key
+                        if type(value) is not str or value in frame[0]:
+                            return _FALLBACK  # not a string, or a duplicate
+                        frame[4] = value
+                        frame[5] = event.start_mark
+                        frame[6] = event.end_mark
+                        continue
+                    key = frame[4]
+                    frame[0][key] = value
+                    entries[frame[1] + (key,)] = (frame[5], frame[6], event.start_mark, event.end_mark)
+                    frame[4] = None
+                else:
+                    container = frame[0]
+                    entries[frame[1] + (len(container),)] = (None, None, event.start_mark, event.end_mark)
+                    container.append(value)
+            elif kind is _MAP_START or kind is _SEQ_START:
+                if event.anchor is not None:
+                    return _FALLBACK
+                tag = event.tag
+                if tag is not None and tag != "!":
+                    return _FALLBACK
+                count += 1
+                if len(stack) >= MAX_DEPTH or count > MAX_NODES:
+                    return _FALLBACK
+                container = {} if kind is _MAP_START else []
+                if not stack:
+                    if kind is not _MAP_START:
+                        return _FALLBACK
+                    root = container
+                    path: tuple = ()
+                    own.append((None, None))
+                else:
+                    frame = stack[-1]
+                    if frame[2]:
+                        key = frame[4]
+                        if key is None:
+                            return _FALLBACK  # a collection as a key
+                        frame[0][key] = container
+                        path = frame[1] + (key,)
+                        own.append((frame[5], frame[6]))
+                        frame[4] = None
+                    else:
+                        path = frame[1] + (len(frame[0]),)
+                        frame[0].append(container)
+                        own.append((None, None))
+                stack.append([container, path, kind is _MAP_START, event.start_mark, None, None, None])
+            elif kind is _MAP_END or kind is _SEQ_END:
+                frame = stack.pop()
+                key_start, key_end = own.pop()
+                entries[frame[1]] = (key_start, key_end, frame[3], event.end_mark)
+            elif kind is _DOC_START:
+                documents += 1
+                if documents > 1:
+                    return _FALLBACK
+            elif kind is _STREAM_END:
+                break
+            elif kind in _QUIET:
+                continue
+            else:  # an alias, or anything unexpected
+                return _FALLBACK
+    except (yaml.YAMLError, _Abort):
+        return _FALLBACK
+    walker.count = count
+    return root
+
+
 # ----------------------------------------------------------------------- parsing
 
 
@@ -467,6 +615,10 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
         text = text[1:]
     _check_text(text, filename)
     smap = SourceMap(filename)
+    data = _fast_parse(text, _Walker(filename, smap))
+    if data is not _FALLBACK:
+        return data, smap
+    smap.entries.clear()
     try:
         try:
             documents = _prescan(text, filename, _FastLoader)

@@ -313,3 +313,79 @@ def test_source_map_key_and_value_spans():
     assert smap.value_span(("requests", 0)).location() == "t.yaml:3:5"
     # unknown paths fall back to the nearest ancestor
     assert smap.value_span(("requests", 0, "url", "nope", 3)).location() == "t.yaml:4:10"
+
+
+# ------------------------------------------------- fast path == careful path
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from runner import _yaml  # noqa: E402
+
+
+def _careful(text: str):
+    mp = pytest.MonkeyPatch()
+    mp.setattr(_yaml, "_fast_parse", lambda text, walker: _yaml._FALLBACK)
+    try:
+        return _outcome(text)
+    finally:
+        mp.undo()
+
+
+def _outcome(text: str):
+    try:
+        data, smap = parse(text, filename="t.yaml")
+    except SpecError as exc:
+        return ("error", [d.one_line() for d in exc.diagnostics])
+    spans = {path: (smap.key_span(path).location(), smap.value_span(path), smap.key_span(path)) for path in smap.entries}
+    return ("ok", repr(data), spans)
+
+
+_FRAGMENTS = st.sampled_from(
+    [
+        "a", "b", "url", ": ", ":", "- ", "\n", "  ", "    ", "[", "]", "{", "}", ", ", "'q'", '"d\\n"', "1", "-2", "0x1F",
+        "0o7", "1.5", ".5", "1e3", "0200", "1:30", "true", "False", "yes", "null", "~", "", "!!str 1", "! 1", "!!int 3",
+        "&x ", "*x", "<<: ", "? ", "#c", "|\n  t\n", ">-\n  t\n", "---\n", "...\n", "$.a", "${v}", "\t", "é", "1_000",
+        ".inf", "!foo ", "-", "--", "a: b\na: c\n",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(_FRAGMENTS, max_size=30).map("".join))
+def test_fast_path_agrees_with_the_careful_path(text):
+    """The single-pass fast path gives the same data, positions and errors as compose + walk."""
+    assert _outcome(text) == _careful(text)
+
+
+_JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.dictionaries(st.text(max_size=6), _JSONISH, max_size=5), st.sampled_from([None, False, True]))
+def test_fast_path_agrees_on_structured_documents(doc, flow):
+    import json as _json
+
+    import yaml as _pyyaml
+
+    text = _json.dumps(doc) if flow is None else _pyyaml.safe_dump(doc, default_flow_style=flow, allow_unicode=True)
+    assert _outcome(text) == _careful(text)
+
+
+def test_fast_path_is_taken_for_a_plain_spec():
+    text = "version: 1\nrequests:\n  - name: a\n    url: /x\n    expect: {status: 200, json: {$.a: [1, 2]}}\n"
+    walker = _yaml._Walker("t.yaml", _yaml.SourceMap("t.yaml"))
+    assert _yaml._fast_parse(text, walker) == {"version": 1, "requests": [{"name": "a", "url": "/x", "expect": {"status": 200, "json": {"$.a": [1, 2]}}}]}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: &x 1\nb: *x\n", "a: {<<: {b: 1}}\n", "a: !!str 1\n", "a: 1\na: 2\n", "- 1\n", "a: 1\n---\nb: 2\n", "{[1]: 2}\n", "a: " + "[" * 65 + "]" * 65],
+)
+def test_fast_path_defers_what_it_does_not_handle(text):
+    walker = _yaml._Walker("t.yaml", _yaml.SourceMap("t.yaml"))
+    assert _yaml._fast_parse(text, walker) is _yaml._FALLBACK

@@ -268,3 +268,26 @@ def test_spec_path_header_in_plain_mode():
     assert f"== {HOSTILE_SPEC}\n" in out
     assert "== specs/pets.yaml: 2 passed, 1 failed, 2 auth, 0 errors, 1 skipped in 0.08 s" in out
     assert "ERROR  specs/broken.yaml: could not read specs/broken.yaml: permission denied" in out
+
+
+# -- the plain fast path writes what rich would have printed ---------------------------------
+@pytest.mark.parametrize("verbosity", [0, 1, 2])
+@pytest.mark.parametrize("make_run", [full_run, passing_run, interrupted_run, canary_run])
+def test_plain_fast_path_matches_rich_rendering(make_run, verbosity):
+    run = make_run()
+
+    def out(fast: bool) -> str:
+        buf = io.StringIO()
+        rep = TerminalReporter(buf, is_tty=False, color=False, verbosity=verbosity, width=40,
+                               redactor=canary_redactor())
+        assert rep._fast
+        rep._fast = fast
+        rep.start(run.version, [s.path for s in run.specs], run.environment, run.warnings)
+        for spec in run.specs:
+            for step in spec.steps:
+                rep.step(step)
+            rep.spec_done(spec)
+        rep.finish(run)
+        return buf.getvalue()
+
+    assert out(True) == out(False)

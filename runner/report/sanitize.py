@@ -112,7 +112,18 @@ def scrub(
     """The one pipeline every emitted string goes through (see the module docstring)."""
     if text is None:
         return ""
-    s = strip_controls(text if isinstance(text, str) else str(text))
+    s = text if isinstance(text, str) else str(text)
+    if s.isprintable():
+        # The common case, cheaply: no control, escape, bidi, surrogate or non-character
+        # (all are "not printable"), no newline, no tab, no whitespace but ASCII spaces.
+        if redactor is not None:
+            s = redactor.mask(s)
+        if oneline:
+            s = s.strip()
+        if s.lstrip(" ").startswith(("::", "##[")):
+            s = neutralise_commands(s)
+        return truncate(s, limit)
+    s = strip_controls(s)
     if redactor is not None:
         s = redactor.mask(s)
     if oneline:

@@ -136,25 +136,28 @@ def _note(step: StepResult, redactor: Redactor | None) -> tuple[str, str]:
     return " ".join(notes), "runner.muted"
 
 
+def _step_parts(step: StepResult, redactor: Redactor | None) -> list[tuple[str, str]]:
+    """(text, style) pieces of the plain line of a request; joined, they are the line."""
+    status = "-" if step.status is None else str(step.status)
+    parts = [
+        (f"{step.outcome.value:<5}", _STYLE[step.outcome]),
+        ("  " + f"{scrub(step.method, redactor, oneline=True, limit=16):<6}" + "  "
+         + scrub(step.url, redactor, oneline=True, limit=_URL_LIMIT) + "  ", ""),
+        (status, "runner.auth" if step.outcome is Outcome.AUTH and step.status else ""),
+        ("  " + format_ms(step.elapsed_ms) + "  " + scrub(step.name, redactor, oneline=True, limit=_NAME_LIMIT), ""),
+    ]
+    note, style = _note(step, redactor)
+    if note:
+        parts.append(("  ", ""))
+        parts.append((note, style))
+    return parts
+
+
 def step_line(step: StepResult, redactor: Redactor | None = None) -> Text:
     """The one stable plain line of a request (see the module docstring)."""
     t = Text()
-    t.append(f"{step.outcome.value:<5}", style=_STYLE[step.outcome])
-    t.append("  ")
-    t.append(f"{scrub(step.method, redactor, oneline=True, limit=16):<6}")
-    t.append("  ")
-    t.append(scrub(step.url, redactor, oneline=True, limit=_URL_LIMIT))
-    t.append("  ")
-    status = "-" if step.status is None else str(step.status)
-    t.append(status, style="runner.auth" if step.outcome is Outcome.AUTH and step.status else "")
-    t.append("  ")
-    t.append(format_ms(step.elapsed_ms))
-    t.append("  ")
-    t.append(scrub(step.name, redactor, oneline=True, limit=_NAME_LIMIT))
-    note, style = _note(step, redactor)
-    if note:
-        t.append("  ")
-        t.append(note, style=style)
+    for text, style in _step_parts(step, redactor):
+        t.append(text, style=style)
     return t
 
 
@@ -192,6 +195,10 @@ class TerminalReporter:
             theme=THEME,
             log_path=False,
         )
+        # Plain mode without colour: lines are written as they are (already scrubbed and
+        # masked), without rich's per-line rendering; rich keeps the TTY and colour modes.
+        self._stream = stream
+        self._fast = not self.is_tty and not self.color
         self._lock = threading.RLock()
         self._live: Live | None = None
         self._counts = {o: 0 for o in Outcome}
@@ -203,8 +210,18 @@ class TerminalReporter:
     def _s(self, text: object, **kw) -> str:
         return scrub(text, self.redactor, **kw)
 
+    def _write_plain(self, text: str) -> None:
+        """One plain line as rich would print it (no wrap, no colour): the text and a newline."""
+        self._stream.write(text + "\n")
+        self._stream.flush()
+
     def _print(self, *renderables) -> None:
         # Plain mode never wraps: one request, one line, however long (CI logs).
+        if self._fast and len(renderables) == 1 and type(renderables[0]) is Text:
+            plain = renderables[0].plain
+            if "\t" not in plain:  # rich expands tabs; leave that to it
+                self._write_plain(plain)
+                return
         if self.is_tty:
             self.console.print(*renderables)
         else:
@@ -250,7 +267,11 @@ class TerminalReporter:
                 if result.spec_path != self._last_spec:
                     self._last_spec = result.spec_path
                     self._print(Text("== " + self._s(result.spec_path, oneline=True, limit=500), style="runner.header"))
-                self._print(step_line(result, self.redactor))
+                if self._fast:
+                    # oneline-scrubbed pieces: no tab, no newline, no control character
+                    self._write_plain("".join(text for text, _style in _step_parts(result, self.redactor)))
+                else:
+                    self._print(step_line(result, self.redactor))
             curl = curl_of(result)
             if curl:
                 self._print(Text("  $ " + self._s(curl, limit=20000).replace("\n", "\n    "), style="runner.muted"))

@@ -277,9 +277,32 @@ class App:
         self._guard(reporter.start, __version__, [s.path for s in specs], environment, tuple(warnings))
 
         progress = [_Progress(spec) for spec in specs]
+        # Workers post only "done" and "crash"; the main thread waits for those (and polls
+        # for signals and the periodic report rewrite), so it does not wake up per request.
         events: queue.Queue = queue.Queue()
         interrupted: list[str] = []
         failed_fast = threading.Event()
+        # Console output is written by whichever thread has something printable, under
+        # `state` (file order kept whatever --jobs is); the main thread takes it over at a stop.
+        state = threading.RLock()
+        console = {"open": True, "next": 0}
+
+        def pump() -> None:
+            """Print what can be printed in file order (called with `state` held)."""
+            if not console["open"]:
+                return
+            while console["next"] < len(progress):
+                p = progress[console["next"]]
+                while p.reported_steps < len(p.steps):
+                    self._guard(reporter.step, p.steps[p.reported_steps])
+                    p.reported_steps += 1
+                if p.result is None:
+                    return
+                for step in p.result.steps[p.reported_steps:]:
+                    self._guard(reporter.step, step)
+                p.reported_steps = len(p.result.steps)
+                self._guard(reporter.spec_done, p.result)
+                console["next"] += 1
 
         def on_signal(signum, _frame) -> None:
             if not interrupted:
@@ -288,39 +311,54 @@ class App:
 
         previous = _install_signals(on_signal)
 
+        def finished(index: int, result: SpecResult | None) -> None:
+            with state:
+                p = progress[index]
+                if result is not None:
+                    p.result = result
+                elif console["open"]:
+                    p.result = self._unfinished(
+                        p, selected[index], bool(interrupted), True,
+                        reason="interrupted" if interrupted else "--fail-fast",
+                    )
+                pump()
+            events.put(("done", index, None))
+
         def work(index: int) -> None:
-            spec = specs[index]
-            if stop.is_set() or failed_fast.is_set():
-                events.put(("done", index, None))
-                return
-            events.put(("start", index, None))
             try:
-                result = engine.run_spec(
-                    spec,
-                    options=options,
-                    secrets=store,
-                    redactor=self.redactor,
-                    on_step=lambda step: events.put(("step", index, step)),
-                )
+                if stop.is_set() or failed_fast.is_set():
+                    finished(index, None)
+                    return
+                with state:
+                    progress[index].started = True
+                steps = progress[index].steps
+
+                def on_step(step: StepResult) -> None:
+                    with state:
+                        steps.append(step)
+                        pump()
+
+                result = engine.run_spec(specs[index], options=options, secrets=store, redactor=self.redactor,
+                                         on_step=on_step)
+                if self.args.fail_fast and any(s.outcome in _BAD for s in result.steps):
+                    failed_fast.set()
+                finished(index, result)
             except BaseException as exc:  # noqa: BLE001 - carried to the main thread, re-raised there
                 events.put(("crash", index, exc))
-                return
-            if self.args.fail_fast and any(s.outcome in _BAD for s in result.steps):
-                failed_fast.set()
-            events.put(("done", index, result))
 
         threads = _start_workers(work, len(specs), self.args.jobs)
-        next_to_report = 0
         remaining = len(specs)
         last_write = time.monotonic()
+        reports_wanted = self._reports_wanted()
 
         def snapshot(final: bool) -> RunResult:
-            spec_results = []
-            for p, sel in zip(progress, selected):
-                if p.result is not None:
-                    spec_results.append(p.result)
-                else:
-                    spec_results.append(self._unfinished(p, sel, bool(interrupted), final))
+            with state:
+                spec_results = []
+                for p, sel in zip(progress, selected):
+                    if p.result is not None:
+                        spec_results.append(p.result)
+                    else:
+                        spec_results.append(self._unfinished(p, sel, bool(interrupted), final))
             return RunResult(
                 specs=tuple(spec_results),
                 duration_s=time.monotonic() - started,
@@ -339,32 +377,10 @@ class App:
                     kind = None
                 if kind == "crash":
                     raise payload
-                if kind == "start":
-                    progress[index].started = True
-                elif kind == "step":
-                    progress[index].steps.append(payload)
-                elif kind == "done":
+                if kind == "done":
                     remaining -= 1
-                    p = progress[index]
-                    p.result = payload if payload is not None else self._unfinished(
-                        p, selected[index], bool(interrupted), True,
-                        reason="interrupted" if interrupted else "--fail-fast",
-                    )
-                # Console output stays grouped per file and in file order, whatever --jobs is.
-                while next_to_report < len(progress):
-                    p = progress[next_to_report]
-                    while p.reported_steps < len(p.steps):
-                        self._guard(reporter.step, p.steps[p.reported_steps])
-                        p.reported_steps += 1
-                    if p.result is None:
-                        break
-                    for step in p.result.steps[p.reported_steps:]:
-                        self._guard(reporter.step, step)
-                    p.reported_steps = len(p.result.steps)
-                    self._guard(reporter.spec_done, p.result)
-                    next_to_report += 1
                 now = time.monotonic()
-                if kind == "done" or now - last_write >= REPORT_INTERVAL_S:
+                if reports_wanted and (kind == "done" or now - last_write >= REPORT_INTERVAL_S):
                     self._write_reports(snapshot(final=False), final=False)
                     last_write = now
                 if stop.is_set():
@@ -375,27 +391,24 @@ class App:
                             kind, index, payload = events.get(timeout=0.05)
                         except queue.Empty:
                             continue
-                        if kind == "step":
-                            progress[index].steps.append(payload)
-                        elif kind == "start":
-                            progress[index].started = True
-                        elif kind == "done":
+                        if kind == "done":
                             remaining -= 1
-                            if payload is not None:
-                                progress[index].result = payload
                     break
         finally:
             _restore_signals(previous)
 
+        with state:
+            # From here on the main thread alone writes to the console.
+            console["open"] = False
+            next_to_report = console["next"]
         run = snapshot(final=True)
-        if stop.is_set():
-            # Files not yet reported are printed now, so the console matches the reports.
-            for p_result in run.specs[next_to_report:]:
-                p = progress[next_to_report]
-                for step in p_result.steps[p.reported_steps:]:
-                    self._guard(reporter.step, step)
-                self._guard(reporter.spec_done, p_result)
-                next_to_report += 1
+        # Files not yet reported (a stop) are printed now, so the console matches the reports.
+        for p_result in run.specs[next_to_report:]:
+            p = progress[next_to_report]
+            for step in p_result.steps[p.reported_steps:]:
+                self._guard(reporter.step, step)
+            self._guard(reporter.spec_done, p_result)
+            next_to_report += 1
         self._write_reports(run, final=True)
         if github:
             from .report.github import annotations
@@ -435,6 +448,10 @@ class App:
                 )
             first = False
         return SpecResult(path=p.spec.path, name=p.spec.name, steps=tuple(steps), tags=p.spec.tags)
+
+    def _reports_wanted(self) -> bool:
+        return bool(getattr(self.args, "junit", None) or getattr(self.args, "json_report", None)
+                    or getattr(self.args, "summary", None))
 
     def _write_reports(self, run: RunResult, *, final: bool) -> None:
         from .report import json_report, junit, markdown

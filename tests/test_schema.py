@@ -187,3 +187,118 @@ def test_config_loads():
     assert cfg.base_url == "http://x" and cfg.defaults.timeout == 5.0
     assert cfg.environments["prod"].secrets["t"].kind == "file"
     assert cfg.secrets["t"].options == {"env": "T"}
+
+
+# ---------------------------------------------- the fast check == jsonschema
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from runner import _schema  # noqa: E402
+from runner._yaml import parse as _parse_yaml  # noqa: E402
+
+
+def _vocabulary(node, keys: set, strings: set) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("properties", "dependentSchemas", "dependentRequired", "patternProperties"):
+                keys.update(v)
+            if k in ("enum",):
+                strings.update(x for x in v if isinstance(x, str))
+            if k == "const" and isinstance(v, str):
+                strings.add(v)
+            _vocabulary(v, keys, strings)
+    elif isinstance(node, list):
+        for x in node:
+            _vocabulary(x, keys, strings)
+
+
+_KEYS: set = set()
+_STRINGS: set = {"", "/x", "GET", "g e t", "2xx", "9xx", "$.a", " $.b", "${x}", "${secret:t}", "x-y", "a b", "Bad Name", "0200"}
+for _name in ("spec", "config"):
+    _vocabulary(json.loads(schema_text(_name)), _KEYS, _STRINGS)
+
+_LEAF = (
+    st.none() | st.booleans() | st.integers(-5, 700) | st.sampled_from([0.0, 1.0, 1.5, -1.0, 200.0, 1e300])
+    | st.sampled_from(sorted(_STRINGS)) | st.text(max_size=4)
+)
+_DOC = st.recursive(
+    _LEAF,
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.sampled_from(sorted(_KEYS)) | st.sampled_from(sorted(_STRINGS)) | st.text(max_size=3), children, max_size=5),
+    max_leaves=25,
+)
+
+
+def _agree(name: str, data) -> None:
+    check = _schema._fast_check(name)
+    try:
+        fast = check(data)
+    except _schema._Unsure:
+        return
+    assert fast == load_validator(name).is_valid(data), data
+
+
+def test_fast_check_compiles_for_our_schemas():
+    assert _schema._fast_check("spec") is not None
+    assert _schema._fast_check("config") is not None
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(_DOC, st.lists(st.dictionaries(st.sampled_from(sorted(_KEYS)), _DOC, max_size=5), max_size=3))
+def test_fast_check_agrees_with_jsonschema(top, requests):
+    doc = dict(top) if isinstance(top, dict) else {"requests": top}
+    if requests:
+        doc["requests"] = requests
+    _agree("spec", doc)
+    _agree("config", doc)
+    _agree("spec", top)
+
+
+def _corpus():
+    out = []
+    for path in sorted((ROOT / "specs").rglob("*.yaml")):
+        data, _ = _parse_yaml(path.read_text(), filename=str(path))
+        out.append(data)
+    return out
+
+
+def _subtrees(value, path=()):
+    yield path, value
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _subtrees(v, path + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _subtrees(v, path + (i,))
+
+
+def _replaced(value, path, new):
+    if not path:
+        return new
+    head, rest = path[0], path[1:]
+    if isinstance(value, dict):
+        out = dict(value)
+        out[head] = _replaced(value[head], rest, new)
+        return out
+    out = list(value)
+    out[head] = _replaced(value[head], rest, new)
+    return out
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_fast_check_agrees_on_mutated_real_specs(data):
+    docs = _corpus()
+    doc = data.draw(st.sampled_from(docs))
+    spots = list(_subtrees(doc))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path, _ = data.draw(st.sampled_from(spots))
+        doc = _replaced(doc, path, data.draw(_DOC))
+        spots = list(_subtrees(doc))
+    _agree("spec", doc)
+
+
+def test_fast_check_accepts_the_example_specs():
+    for doc in _corpus():
+        assert _schema._fast_check("spec")(doc) is True

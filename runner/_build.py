@@ -17,7 +17,8 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import jsonpath
 
@@ -48,6 +49,10 @@ class _Builder:
         self.filename = filename
         self.base_dir = base_dir
         self.diagnostics: list[Diagnostic] = []
+        # syntax checks done once per distinct text of this file (a spec repeats its
+        # JSONPaths and patterns): text -> the problem's message, or None
+        self._jsonpath_problems: dict[str, str | None] = {}
+        self._regex_problems: dict[str, str | None] = {}
 
     def span(self, path) -> Span:
         return self.smap.value_span(tuple(path))
@@ -107,23 +112,22 @@ class _Builder:
     def check_jsonpath(self, text: str, span: Span) -> None:
         if "${" in text:
             return  # rendered at run time; checked then
-        try:
-            _JSONPATH_ENV.compile(text)
-        except jsonpath.JSONPathError as exc:
-            reason = str(exc.args[0]) if exc.args else "syntax error"
-            self.error(f"invalid JSONPath: {reason.splitlines()[0][:120]}", span)
-        except (RecursionError, ValueError, TypeError):
-            self.error("invalid JSONPath", span)
+        problems = self._jsonpath_problems
+        if text not in problems:
+            problems[text] = _jsonpath_problem(text)
+        problem = problems[text]
+        if problem is not None:
+            self.error(problem, span)
 
     def check_regex(self, pattern: Any, span: Span) -> None:
         if not isinstance(pattern, str) or "${" in pattern:
             return
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            self.error(f"invalid regular expression: {exc.msg} (at position {exc.pos})", span)
-        except (RecursionError, OverflowError):
-            self.error("invalid regular expression: too complex", span)
+        problems = self._regex_problems
+        if pattern not in problems:
+            problems[pattern] = _regex_problem(pattern)
+        problem = problems[pattern]
+        if problem is not None:
+            self.error(problem, span)
 
     def predicates(self, value: Any, path: tuple) -> tuple[m.Predicate, ...]:
         if isinstance(value, Mapping):
@@ -290,6 +294,27 @@ class _Builder:
             tags=tuple(value.get("tags") or ()),
             span=self.span(path),
         )
+
+
+def _jsonpath_problem(text: str) -> str | None:
+    try:
+        _JSONPATH_ENV.compile(text)
+    except jsonpath.JSONPathError as exc:
+        reason = str(exc.args[0]) if exc.args else "syntax error"
+        return f"invalid JSONPath: {reason.splitlines()[0][:120]}"
+    except (RecursionError, ValueError, TypeError):
+        return "invalid JSONPath"
+    return None
+
+
+def _regex_problem(pattern: str) -> str | None:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"invalid regular expression: {exc.msg} (at position {exc.pos})"
+    except (RecursionError, OverflowError):
+        return "invalid regular expression: too complex"
+    return None
 
 
 def _no_constant(name: str) -> Any:

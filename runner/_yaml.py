@@ -112,9 +112,10 @@ class SourceMap:
 def _mark_span(filename: str, start, end) -> Span:
     """0-based marks -> a 1-based Span; a block collection ends at the start of the
     next token, so a span that would cross lines stays on its first line."""
-    if end is None or end.line != start.line:
-        end = start
-    return Span(filename, Position(start.line + 1, start.column + 1), Position(end.line + 1, end.column + 1))
+    first = Position(start.line + 1, start.column + 1)
+    if end is None or end.line != start.line or end.column == start.column:
+        return Span(filename, first, first)
+    return Span(filename, first, Position(end.line + 1, end.column + 1))
 
 
 # ----------------------------------------------------------------- the loader class

@@ -387,17 +387,10 @@ class Transport:
             session = self._session(req.verify)
             # Session.send is bypassed on purpose: with allow_redirects=False it still reads the
             # whole body of a 3xx (to compute Response.next), unbounded. We send through the
-            # adapter and keep the session's cookie jar ourselves.
-            prepared = session.prepare_request(
-                requests.Request(
-                    method,
-                    url,
-                    headers=dict(headers) if len(headers) == len({k.lower() for k, _ in headers}) else _merge(headers),
-                    files=files,
-                    data=data,
-                    params=params,
-                )
-            )
+            # adapter and keep the session's cookie jar ourselves. Session.prepare_request is
+            # bypassed too (it copies the cookie jar and merges settings we never set): the
+            # request is prepared as it would, from the session's default headers and its jar.
+            prepared = _prepare(session, method, url, params, headers, data, files)
             resp = session.get_adapter(prepared.url).send(
                 prepared,
                 stream=True,
@@ -406,7 +399,9 @@ class Transport:
                 cert=None,
                 proxies=self._proxies_for(url) or {},
             )
-            requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
+            raw_headers = resp.raw.headers
+            if "set-cookie" in raw_headers or "set-cookie2" in raw_headers:
+                requests.cookies.extract_cookies_to_jar(session.cookies, prepared, resp.raw)
             return resp
         except Exception as exc:  # the one boundary: every requests/urllib3 error becomes a TransportError
             raise _translate(exc, url, req.timeout) from None
@@ -475,17 +470,25 @@ class Transport:
         )
 
 
-def _merge(headers: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Later headers win, case-insensitively (defaults, then the request's own)."""
-    out: dict[str, str] = {}
-    lower: dict[str, str] = {}
-    for k, v in headers:
-        old = lower.get(k.lower())
-        if old is not None:
-            del out[old]
-        lower[k.lower()] = k
-        out[k] = v
-    return out
+def _prepare(session: requests.Session, method: str, url: str, params, headers: Sequence[tuple[str, str]], data, files):
+    """What `session.prepare_request(requests.Request(...))` gives (trust_env off, no session
+    auth, params or hooks), without copying the cookie jar for every request."""
+    merged = requests.structures.CaseInsensitiveDict(session.headers)
+    for k, v in headers:  # later headers win, case-insensitively (defaults, then the request's own)
+        merged[k] = v
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method=method,
+        url=url,
+        headers=merged,
+        files=files,
+        data=data,
+        params=params or {},
+        auth=None,
+        cookies=session.cookies,
+        hooks=None,
+    )
+    return prepared
 
 
 def basic_header(username: str, password: str) -> str:

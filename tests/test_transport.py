@@ -245,3 +245,39 @@ def test_no_environment_leak_into_requests(http_server, monkeypatch):
     send(http_server.url + "/ok")
     assert len(http_server.received) == 1
     assert os.environ["HTTP_PROXY"]
+
+
+@pytest.mark.parametrize(
+    "method, url, params, headers, data, files",
+    [
+        ("GET", "http://h.test/p", None, [("Authorization", "Bearer t"), ("accept", "application/json")], None, None),
+        ("GET", "http://u:pw@h.test/p?x=1", [("a", "1"), ("a", "2"), ("b", "é &")], [("User-Agent", "mine")], None, None),
+        ("POST", "http://h.test/p", None, [("Content-Type", "application/json")], b'{"a": 1}', None),
+        ("POST", "http://h.test/p", None, [], [("k", "v"), ("k", "w")], None),
+        ("PUT", "http://h.test/p", None, [("X-A", "1"), ("x-a", "2")], [("f", "v")], [("up", ("a.txt", b"hi", "text/plain"))]),
+    ],
+)
+def test_prepare_matches_session_prepare_request(method, url, params, headers, data, files):
+    """The transport prepares requests itself (no cookie-jar copy per request): same result."""
+    import requests
+
+    from runner.transport import _prepare
+
+    with Transport() as t:
+        session = t._session(True)
+        session.cookies.set("sid", "abc", domain="h.test", path="/")
+        ours = _prepare(session, method, url, params, headers, data, files)
+        merged = {}
+        for k, v in headers:  # what the transport gave Request(headers=...) before
+            merged = {kk: vv for kk, vv in merged.items() if kk.lower() != k.lower()}
+            merged[k] = v
+        theirs = session.prepare_request(
+            requests.Request(method, url, headers=merged, files=files, data=data, params=params))
+    assert ours.url == theirs.url and ours.method == theirs.method
+    assert ours.headers.get("Cookie") == theirs.headers.get("Cookie")
+    if "@" not in url:
+        assert ours.headers.get("Cookie") == "sid=abc"
+    if files:  # multipart boundaries are random
+        assert ours.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    else:
+        assert ours.body == theirs.body and dict(ours.headers) == dict(theirs.headers)

@@ -481,6 +481,9 @@ except ImportError:  # PyYAML built without libyaml
     _CParser = None
 
 _FALLBACK = object()  # "this document needs the careful path"
+# what `_Walker.plain` gives for these plain scalars; any other plain scalar not
+# starting like a number is a string as it stands (the same tests as `plain`)
+_PLAIN_WORDS = {"": None, "~": None, "null": None, "Null": None, "NULL": None, "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _SCALAR = yaml.ScalarEvent
 _MAP_START = yaml.MappingStartEvent
 _SEQ_START = yaml.SequenceStartEvent
@@ -530,9 +533,12 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                     return _FALLBACK
                 value = event.value
                 if event.implicit[0]:
-                    if value == "<<":
+                    if value in _PLAIN_WORDS:
+                        value = _PLAIN_WORDS[value]
+                    elif value == "<<":
                         return _FALLBACK  # merge key (or a plain '<<' value: rare, careful path)
-                    value = plain(event, value)
+                    elif value[0] in "+-." or value[0].isdigit():
+                        value = plain(event, value)
                 if not stack:
                     return _FALLBACK  # a scalar document
                 frame = stack[-1]

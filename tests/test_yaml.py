@@ -346,7 +346,7 @@ _FRAGMENTS = st.sampled_from(
         "a", "b", "url", ": ", ":", "- ", "\n", "  ", "    ", "[", "]", "{", "}", ", ", "'q'", '"d\\n"', "1", "-2", "0x1F",
         "0o7", "1.5", ".5", "1e3", "0200", "1:30", "true", "False", "yes", "null", "~", "", "!!str 1", "! 1", "!!int 3",
         "&x ", "*x", "<<: ", "? ", "#c", "|\n  t\n", ">-\n  t\n", "---\n", "...\n", "$.a", "${v}", "\t", "é", "1_000",
-        ".inf", "!foo ", "-", "--", "a: b\na: c\n",
+        ".inf", "!foo ", "-", "--", "a: b\na: c\n", "\u0663", "\u00b2", "+x", ".x",
     ]
 )
 
@@ -389,3 +389,9 @@ def test_fast_path_is_taken_for_a_plain_spec():
 def test_fast_path_defers_what_it_does_not_handle(text):
     walker = _yaml._Walker("t.yaml", _yaml.SourceMap("t.yaml"))
     assert _yaml._fast_parse(text, walker) is _yaml._FALLBACK
+
+
+def test_fast_path_plain_words_match_the_walker():
+    walker = _yaml._Walker("t.yaml", _yaml.SourceMap("t.yaml"))
+    for word, value in _yaml._PLAIN_WORDS.items():
+        assert walker.plain(None, word) is value

@@ -53,7 +53,7 @@ from .model import (
     SecretDecl,
     Spec,
 )
-from .redact import MASK, Redactor
+from .redact import MASK, SENSITIVE_KEY, Redactor
 from .results import (
     AuthDiagnosis,
     CheckResult,
@@ -187,6 +187,11 @@ def _refs(values: Sequence[Any]) -> tuple[set[str], set[str]]:
     return var_refs, secret_refs
 
 
+def _dynamic(value: Any) -> bool:
+    """A header value that needs rendering (a template, or not text yet)."""
+    return not isinstance(value, str) or "$" in value
+
+
 def _first(*values: Any) -> Any:
     for v in values:
         if v is not None:
@@ -215,6 +220,8 @@ class _SpecRun:
         self._used: list[str] = []
         self.scope = Scope(variables=self.vars, environ=options.environ, secret=self._secret)
         self.base_url: str | None = None
+        self._credential_names: frozenset[str] | None = None
+        self._defaults_plan: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
 
     # -- secrets
     def _decl(self, name: str) -> SecretDecl:
@@ -247,13 +254,25 @@ class _SpecRun:
         self.base_url = base
         return None
 
+    def _plan_defaults(self) -> tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]]:
+        """The headers of the config's and the spec's defaults, and their references: once per run."""
+        cached = self._defaults_plan
+        if cached is None:
+            spec_d, conf_d = self.spec.defaults, self.options.defaults
+            headers: dict[str, tuple[str, Any, bool]] = {}
+            for name, value in (*conf_d.headers, *spec_d.headers):
+                headers[name.lower()] = (name, value, _dynamic(value))
+            var_refs, secret_refs = _refs([v for _, v in spec_d.headers] + [v for _, v in conf_d.headers])
+            cached = self._defaults_plan = (headers, frozenset(var_refs), frozenset(secret_refs))
+        return cached
+
     def _plan(self, req: RequestDef) -> _Plan:
         spec_d, conf_d, opts = self.spec.defaults, self.options.defaults, self.options
-        headers: dict[str, tuple[str, Any, bool]] = {}
-        for name, value in (*conf_d.headers, *spec_d.headers, *req.headers):
-            headers[name.lower()] = (name, value, isinstance(value, str) and "$" in value or not isinstance(value, str))
+        default_headers, default_vars, default_secrets = self._plan_defaults()
+        headers = dict(default_headers)
+        for name, value in req.headers:
+            headers[name.lower()] = (name, value, _dynamic(value))
         values: list[Any] = [req.url, [v for _, v in req.query], [v for _, v in req.headers]]
-        values += [v for _, v in spec_d.headers] + [v for _, v in conf_d.headers]
         body = req.body
         if isinstance(body, JsonBody):
             values.append(body.value)
@@ -275,6 +294,8 @@ class _SpecRun:
         values += [p.operand for p in exp.body]
         values += [c.jsonpath for c in req.captures if c.jsonpath]
         var_refs, secret_refs = _refs(values)
+        var_refs.update(default_vars)
+        secret_refs.update(default_secrets)
         timeout = _first(req.timeout, opts.timeout, spec_d.timeout, conf_d.timeout, DEFAULT_TIMEOUT)
         retry = req.retry
         if retry is None:
@@ -346,7 +367,8 @@ class _SpecRun:
 
     # -- steps
     def _base_step(self, req: RequestDef, **kw: Any) -> StepResult:
-        kw.setdefault("url", self.redactor.mask(str(req.url)))
+        if "url" not in kw:
+            kw["url"] = self.redactor.mask(str(req.url))
         return StepResult(
             spec_path=self.spec.path,
             name=req.name,
@@ -669,8 +691,24 @@ class _SpecRun:
                 return [Failure(FailureKind.ASSERTION, exc.message, span=cap.span)]
             except TemplateError as exc:
                 return [Failure(FailureKind.ASSERTION, f"capture '{cap.name}': {exc}", span=cap.span)]
+        for name, value in values.items():
+            if isinstance(value, str) and (SENSITIVE_KEY.search(name) or name in self._credential_vars()):
+                # A token from a login response: masked in every output from now on
+                # (this step's own response included: it is masked after the capture).
+                self.redactor.add(value)
         self.vars.update(values)
         return []
+
+    def _credential_vars(self) -> frozenset[str]:
+        """Variables used in a credential-bearing header (Authorization, Cookie, X-Api-Key...)."""
+        names = self._credential_names
+        if names is None:
+            headers = [*self.options.defaults.headers, *self.spec.defaults.headers]
+            for req in self.spec.requests:
+                headers += req.headers
+            values = [v for k, v in headers if k.lower() in ALWAYS_SECRET_HEADERS or SENSITIVE_KEY.search(k)]
+            names = self._credential_names = frozenset(_refs(values)[0])
+        return names
 
     def _finish(self, req, built: _Built, outcome: Outcome, attempts: int, *, resp=None, checks=(), failures=(),
                 refreshed=False, location=None, auth=None, masked=None) -> StepResult:

@@ -71,6 +71,13 @@ class Redactor:
         return self.mask(text)
 
     def mask_bytes(self, data: bytes) -> bytes:
-        if self._pattern is None or not data:
+        pattern = self._pattern
+        if pattern is None or not data:
             return data
-        return self.mask(data.decode("utf-8", errors="replace")).encode("utf-8")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            return pattern.sub(MASK, data.decode("utf-8", errors="replace")).encode("utf-8")
+        if pattern.search(text) is None:
+            return data  # valid UTF-8 and nothing to mask: the same bytes, no re-encoding
+        return pattern.sub(MASK, text).encode("utf-8")

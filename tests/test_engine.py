@@ -494,3 +494,31 @@ def test_spec_var_error_is_a_spec_error(http_server, engine_run):
     spec = make_spec(R("a", "/ok"), base_url=http_server.url, vars={"x": "${env:NOT_SET_ANYWHERE}"})
     result = engine_run(spec)
     assert result.steps == () and "NOT_SET_ANYWHERE" in result.error
+
+
+def test_sensitive_captures_are_masked_everywhere(engine_run, http_server):
+    """A token captured from a login response is masked from then on: by its name
+    (access_token, session_token, api_key...) or by its use in an Authorization header."""
+    login_token, sid, plain = "tok-LOGIN-5e6f7a8b9c", "sid-LOGIN-1a2b3c4d5e", "plain-value-123456"
+    spec = make_spec(
+        R("login", f"/headers?X-Access={login_token}&X-Sid={sid}&X-Id={plain}",
+          captures=(Capture("access_token", header="X-Access"), Capture("sid", header="X-Sid"),
+                    Capture("item_id", header="X-Id"))),
+        R("use", "/echo?id=${item_id}&t=${access_token}", method="POST",
+          headers=(("Authorization", "Bearer ${sid}"),), body=RawBody("token ${access_token}")),
+        base_url=http_server.url,
+    )
+    result = engine_run(spec)
+    assert [s.outcome for s in result.steps] == [Outcome.PASS, Outcome.PASS], result.steps[1].failures
+    seen = http_server.requests_to("/echo")[0]
+    assert seen.header("Authorization") == f"Bearer {sid}"  # sent as is, shown masked
+    text = repr(result)
+    for value in (login_token, sid):
+        assert value not in text
+    login, use = result.steps
+    assert dict(login.response.headers)["X-Access"] == "***"
+    assert dict(login.response.headers)["X-Sid"] == "***"
+    assert dict(login.response.headers)["X-Id"] == plain  # an ordinary capture stays visible
+    assert use.response.header("X-Echo-Auth") == "Bearer ***"
+    assert plain in use.url and "t=***" in use.url
+    assert use.request.body_excerpt == "token ***"

@@ -144,6 +144,8 @@ class _Builder:
     def status(self, value: Any, path: tuple) -> m.StatusExpect | None:
         if value is None:
             return None
+        if type(value) is int:  # the common case: one code
+            return m.StatusExpect((value,), (), self.span(path))
         items = value if isinstance(value, list) else [value]
         codes = tuple(int(v) for v in items if isinstance(v, int) and not isinstance(v, bool))
         classes = tuple(int(v[0]) for v in items if isinstance(v, str))
@@ -196,9 +198,14 @@ class _Builder:
     def expect(self, value: Mapping | None, path: tuple) -> m.Expect:
         if not value:
             return m.Expect()
-        headers = tuple(
-            m.HeaderCheck(str(name), self.predicates(v, path + ("headers", name)), self.key_span(path + ("headers", name)))
-            for name, v in (value.get("headers") or {}).items()
+        header_checks = value.get("headers")
+        headers = (
+            tuple(
+                m.HeaderCheck(str(name), self.predicates(v, path + ("headers", name)), self.key_span(path + ("headers", name)))
+                for name, v in header_checks.items()
+            )
+            if header_checks
+            else ()
         )
         checks = []
         for jp, v in (value.get("json") or {}).items():

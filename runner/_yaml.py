@@ -282,20 +282,42 @@ def _check_text(text: str, filename: str) -> None:
 
 def _prescan(text: str, filename: str, loader: type = _Loader) -> int:
     """Count nesting and documents over parse events (no composing). Returns the number of documents."""
+    if loader is _FastLoader and _CParser is not None:
+        events = iter(_CParser(text).get_event, None)  # libyaml's parser, without the loader's wrapping
+    else:
+        events = yaml.parse(text, Loader=loader)
+    deltas = _DEPTH_DELTA
     depth = 0
     documents = 0
-    for event in yaml.parse(text, Loader=loader):
-        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+    for event in events:
+        delta = deltas.get(type(event))
+        if delta is None:
+            continue
+        if delta == 1:
             depth += 1
             if depth > MAX_DEPTH:
                 raise _Abort(Diagnostic(f"nesting is deeper than {MAX_DEPTH} levels", _span(filename, event.start_mark), title="YAML too deep"))
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        elif delta == -1:
             depth -= 1
-        elif isinstance(event, yaml.DocumentStartEvent):
+        else:
             documents += 1
             if documents > 1:
                 raise _Abort(Diagnostic("the file holds several YAML documents (---); it must hold one", _span(filename, event.start_mark), title="YAML error"))
     return documents
+
+
+_DEPTH_DELTA = {
+    yaml.MappingStartEvent: 1,
+    yaml.SequenceStartEvent: 1,
+    yaml.MappingEndEvent: -1,
+    yaml.SequenceEndEvent: -1,
+    yaml.DocumentStartEvent: 0,
+}
+
+try:
+    from yaml._yaml import CParser as _CParser
+except ImportError:  # PyYAML built without libyaml
+    _CParser = None
 
 
 # ---------------------------------------------------------------- scalar typing
@@ -474,11 +496,6 @@ class _Walker:
 
 
 # ------------------------------------------------------------- the fast path
-
-try:
-    from yaml._yaml import CParser as _CParser
-except ImportError:  # PyYAML built without libyaml
-    _CParser = None
 
 _FALLBACK = object()  # "this document needs the careful path"
 # what `_Walker.plain` gives for these plain scalars; any other plain scalar not

@@ -483,7 +483,7 @@ def _prepare(session: requests.Session, method: str, url: str, params, headers: 
         headers=merged,
         files=files,
         data=data,
-        params=params or {},
+        params=params or "",  # a str is taken as is: no protocol isinstance checks for nothing
         auth=None,
         cookies=session.cookies,
         hooks=None,

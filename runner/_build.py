@@ -147,7 +147,8 @@ class _Builder:
         if type(value) is int:  # the common case: one code
             return m.StatusExpect((value,), (), self.span(path))
         items = value if isinstance(value, list) else [value]
-        codes = tuple(int(v) for v in items if isinstance(v, int) and not isinstance(v, bool))
+        # JSON Schema counts 200.0 as an integer, so the model must keep it too.
+        codes = tuple(int(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool))
         classes = tuple(int(v[0]) for v in items if isinstance(v, str))
         return m.StatusExpect(codes, classes, self.span(path))
 

@@ -191,3 +191,15 @@ def test_check_references_works_on_a_hand_built_spec():
 def test_secret_value_never_in_reference_messages():
     found = refs(f"requests:\n  - url: /x\n    headers: {{Authorization: 'Bearer {CANARY} ${{tok}}'}}\n")
     assert found and CANARY not in repr(found)
+
+
+def test_status_written_as_a_float_is_kept():
+    from runner.load import load_spec
+
+    spec = load_spec(
+        "version: 1\nname: x\nrequests:\n  - url: /a\n    expect: {status: [200.0, 201]}\n"
+        "  - url: /b\n    expect: {status: 200.0}\n",
+        filename="x.yaml",
+        base_dir=".",
+    )
+    assert [r.expect.status.codes for r in spec.requests] == [(200, 201), (200,)]

@@ -176,6 +176,8 @@ def _refs(values: Sequence[Any]) -> tuple[set[str], set[str]]:
     var_refs: set[str] = set()
     secret_refs: set[str] = set()
     for value in values:
+        if (isinstance(value, str) and "${" not in value) or value is None or value == []:
+            continue  # nothing to find (the common case)
         try:
             for ref in iter_refs(value):
                 if ref.kind == "var":

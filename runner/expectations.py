@@ -123,6 +123,9 @@ def short(value: Any, width: int = _WIDTH) -> str:
     """A value as JSON text, truncated."""
     if value is MISSING:
         return "nothing"
+    if type(value) is int:  # json.dumps of an int is its repr (bool is not int here: type check)
+        text = repr(value)
+        return text if len(text) <= width else text[: width - 3] + "..."
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
     except (ValueError, RecursionError):

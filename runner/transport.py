@@ -473,9 +473,12 @@ class Transport:
 def _prepare(session: requests.Session, method: str, url: str, params, headers: Sequence[tuple[str, str]], data, files):
     """What `session.prepare_request(requests.Request(...))` gives (trust_env off, no session
     auth, params or hooks), without copying the cookie jar for every request."""
-    merged = requests.structures.CaseInsensitiveDict(session.headers)
-    for k, v in headers:  # later headers win, case-insensitively (defaults, then the request's own)
-        merged[k] = v
+    # Later headers win, case-insensitively (the session's, the defaults, the request's own);
+    # a name keeps the place of its first use, as CaseInsensitiveDict does.
+    by_lower: dict[str, tuple[str, str]] = {k.lower(): (k, v) for k, v in session.headers.items()}
+    for k, v in headers:
+        by_lower[k.lower()] = (k, v)
+    merged = dict(by_lower.values())
     prepared = requests.PreparedRequest()
     prepared.prepare(
         method=method,

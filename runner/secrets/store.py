@@ -16,6 +16,7 @@ fetch. The caller resends once; there is never a loop here.
 from __future__ import annotations
 
 import hashlib
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
@@ -129,25 +130,20 @@ class SecretStore:
         """How many times the source was fetched this run (for reports and tests)."""
         return self._entry(decl).fetches
 
+    @contextlib.contextmanager
     def _locked(self, decl: SecretDecl, entry: _Entry):
         """Hold the entry's lock; a secret whose source needs itself is an error, not a deadlock."""
-        store = self
-
-        class _Guard:
-            def __enter__(self_inner) -> None:
-                busy = getattr(store._local, "busy", None)
-                if busy is None:
-                    busy = store._local.busy = set()
-                if id(entry) in busy:
-                    raise SecretError(decl.name, entry.source.describe(), "its source refers to itself (a cycle)", decl.span)
-                entry.lock.acquire()
-                busy.add(id(entry))
-
-            def __exit__(self_inner, *exc: object) -> None:
-                store._local.busy.discard(id(entry))
-                entry.lock.release()
-
-        return _Guard()
+        busy = getattr(self._local, "busy", None)
+        if busy is None:
+            busy = self._local.busy = set()
+        if id(entry) in busy:
+            raise SecretError(decl.name, entry.source.describe(), "its source refers to itself (a cycle)", decl.span)
+        with entry.lock:
+            busy.add(id(entry))
+            try:
+                yield
+            finally:
+                busy.discard(id(entry))
 
     def _fetch(self, entry: _Entry) -> None:
         started = self._clock()

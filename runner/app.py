@@ -202,7 +202,7 @@ class App:
             return self.run(paths)
 
     def run(self, paths: list[str] | None = None) -> int:
-        with _no_full_gc():
+        with _gc_frozen():
             return self._run(paths)
 
     def _run(self, paths: list[str] | None = None) -> int:
@@ -524,7 +524,7 @@ def write_atomic(path: str, text: str) -> None:
 
 
 @contextlib.contextmanager
-def _no_full_gc():
+def _gc_frozen():
     """Keep full garbage collections cheap while a run loads and sends.
 
     A full collection walks every tracked object, the imported modules and classes

@@ -114,6 +114,8 @@ class App:
         self.redactor = Redactor()
         self._out_lock = threading.Lock()
         self._stdout_closed = False
+        self._report_errors: dict[str, str] = {}
+        self._final_report_error = False
         self.cli_secrets = parse_assignments(getattr(args, "secret", []), "--secret", typed=False)
         for value in self.cli_secrets.values():
             self.redactor.add(value)
@@ -423,6 +425,8 @@ class App:
                 self._write(self.redactor.mask(line) + "\n")
         self._guard(reporter.finish, run)
         del threads  # daemon threads; any still blocked in a request end with the process
+        if self._final_report_error and run.exit_code() not in (ExitCode.SIGINT, ExitCode.SIGTERM):
+            return ExitCode.USAGE
         return run.exit_code()
 
     # ----- helpers -------------------------------------------------------------------
@@ -470,11 +474,34 @@ class App:
         if getattr(self.args, "summary", None):
             targets.append((self.args.summary, markdown.render))
         for path, render in targets:
-            write_atomic(path, self.redactor.mask(render(run, redactor=self.redactor)))
+            try:
+                write_atomic(path, self.redactor.mask(render(run, redactor=self.redactor)))
+            except OSError as exc:
+                self._report_failed(path, exc, final)
         step_summary = self.environ.get("GITHUB_STEP_SUMMARY")
         if final and step_summary:
-            with open(step_summary, "a", encoding="utf-8") as fh:
-                fh.write(self.redactor.mask(markdown.render(run, redactor=self.redactor)) + "\n")
+            try:
+                with open(step_summary, "a", encoding="utf-8") as fh:
+                    fh.write(self.redactor.mask(markdown.render(run, redactor=self.redactor)) + "\n")
+            except OSError as exc:
+                self._report_failed(step_summary, exc, final)
+
+    def _report_failed(self, path: str, exc: OSError, final: bool) -> None:
+        """A report that cannot be written (disk full, folder removed): say so once, clearly.
+
+        The run goes on; a report missing at the end makes the exit code 2, since CI
+        would otherwise read stale or no results.
+        """
+        reason = exc.strerror or type(exc).__name__
+        if path not in self._report_errors:
+            self._report_errors[path] = reason
+            try:
+                self.stderr.write(f"error: cannot write report {path}: {reason}\n")
+                self.stderr.flush()
+            except (OSError, ValueError):
+                pass
+        if final:
+            self._final_report_error = True
 
     def _add_mask(self, value: str) -> None:
         from .report.github import add_mask
@@ -516,11 +543,15 @@ def write_atomic(path: str, text: str) -> None:
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
         raise UsageError(f"{path}: not a regular file; cannot write a report there")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, target)
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half-written temporary file behind
+        raise
 
 
 @contextlib.contextmanager

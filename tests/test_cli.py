@@ -453,3 +453,23 @@ def test_demo_auth_failure_showcase_exits_3_with_the_diagnosis(cwd):
     code, out, _ = run_cli(["demo", "--show-auth-failure"])
     assert code == 3
     assert "expired 2 h 14 min ago" in out and "invalid_token" in out
+
+
+def test_a_report_that_cannot_be_written_is_a_clear_error_not_a_crash(demo, cwd):
+    (cwd / "out").mkdir()
+    # The secret command replaces the report folder with a file while the run goes on.
+    spec(cwd, "a.yaml", """
+        version: 1
+        name: report folder vanishes
+        base_url: ${env:API}
+        secrets:
+          tok: {command: [sh, -c, "rm -rf out && touch out && echo token-value-123"]}
+        auth: {bearer: tok}
+        requests:
+          - {name: health, url: /health}
+    """)
+    code, out, err = run_cli(["run", "a.yaml", "--json", "out/r.json"], env_for(demo))
+    assert code == 2, out + err
+    assert "cannot write report out/r.json" in err
+    assert "Traceback" not in err and "internal error" not in err
+    assert "1 passed" in out

@@ -67,6 +67,20 @@ class _Builder:
     def pairs(self, value: Mapping | None) -> m.Pairs:
         return tuple((str(k), v) for k, v in (value or {}).items())
 
+    def headers(self, value: Mapping | None, path: tuple) -> m.Pairs:
+        """Header pairs; a literal value with a control character is an error here, not at send time."""
+        for name, v in (value or {}).items():
+            if not isinstance(v, str):
+                continue
+            bad = next((i for i, c in enumerate(v) if (c < " " and c != "\t") or c == "\x7f"), None)
+            if bad is not None:
+                hint = None
+                if v.endswith("\n") and bad == len(v.rstrip("\r\n")):
+                    hint = "a `|` or `>` block ends with a line break; write `|-` / `>-` or a plain string"
+                self.error(f"header '{name}': the value has a control character (U+{ord(v[bad]):04X}) at position {bad}",
+                           self.span(path + (name,)), hint)
+        return self.pairs(value)
+
     def retry(self, value: Mapping | None) -> m.Retry | None:
         if value is None:
             return None
@@ -76,7 +90,7 @@ class _Builder:
         value = value or {}
         return m.Defaults(
             timeout=float(value["timeout"]) if "timeout" in value else None,
-            headers=self.pairs(value.get("headers")),
+            headers=self.headers(value.get("headers"), ("defaults", "headers")),
             follow_redirects=value.get("follow_redirects"),
             max_body=int(value["max_body"]) if "max_body" in value else None,
             retry=self.retry(value.get("retry")),
@@ -191,7 +205,7 @@ class _Builder:
         except (ValueError, RecursionError):
             self.error(f"schema file '{value}' is not valid JSON (NaN, Infinity or too deep)", span)
             return None
-        problem = check_body_schema(document)
+        problem = check_body_schema(document, base_dir=os.path.dirname(full))
         if problem:
             self.error(f"schema file '{value}': {problem}", span)
         return m.SchemaCheck(document, full, span)
@@ -289,7 +303,7 @@ class _Builder:
             method=method,
             url=url,
             query=self.pairs(value.get("query")),
-            headers=self.pairs(value.get("headers")),
+            headers=self.headers(value.get("headers"), path + ("headers",)),
             auth=self.auth(value.get("auth"), path + ("auth",)),
             body=self.body(value, path),
             timeout=float(value["timeout"]) if "timeout" in value else None,

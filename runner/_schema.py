@@ -16,10 +16,12 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+import os
 import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
+from urllib.parse import unquote, urlsplit
 
 import referencing
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
@@ -674,7 +676,61 @@ def validate(data: Any, validator: Draft202012Validator, smap: SourceMap) -> lis
     return sorted(found.values(), key=Diagnostic.sort_key)
 
 
-def check_body_schema(schema: Any) -> str | None:
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+_DATA_KEYWORDS = ("const", "enum", "default", "examples")  # their values are data, not schemas
+
+
+def _refs_and_ids(schema: Any) -> tuple[list[str], set[str]]:
+    """Every `$ref`-like string of a schema document, and every `$id`/`id` it declares."""
+    refs: list[str] = []
+    ids: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _DATA_KEYWORDS:
+                    continue
+                if isinstance(value, str):
+                    if key in _REF_KEYWORDS:
+                        refs.append(value)
+                    elif key in ("$id", "id"):
+                        ids.add(value.split("#", 1)[0])
+                else:
+                    stack.append(value)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return refs, ids
+
+
+def non_local_ref(schema: Any, *, base_dir: str | None) -> str | None:
+    """The first `$ref` of an `expect.schema` that can never be resolved, or None.
+
+    Refs are never fetched over the network: an absolute URI (http, https, file with
+    a host, urn...) is refused unless the document itself declares it as an `$id`;
+    `file:` URIs and relative refs name files beside a schema file, so an inline
+    schema (`base_dir` None) may only use refs inside itself (`#...`), and a schema
+    file only files inside its own directory (`base_dir`), as `bodyschema` reads them.
+    """
+    refs, ids = _refs_and_ids(schema)
+    for ref in refs:
+        base = ref.split("#", 1)[0]
+        if not base or base in ids:
+            continue
+        if ids:
+            continue  # relative to an `$id`: resolved (and refused if remote) when applied
+        parts = urlsplit(base)
+        if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost") or base_dir is None:
+            return ref
+        rel = unquote(parts.path)
+        real = os.path.realpath(rel if os.path.isabs(rel) else os.path.join(base_dir, rel))
+        root = os.path.realpath(base_dir)
+        if os.path.commonpath([real, root]) != root or not os.path.isfile(real):
+            return ref
+    return None
+
+
+def check_body_schema(schema: Any, *, base_dir: str | None = None) -> str | None:
     """Why `schema` (an `expect.schema` document) is not a valid JSON Schema, or None."""
     if isinstance(schema, bool):
         return None
@@ -687,6 +743,11 @@ def check_body_schema(schema: Any) -> str | None:
     errors: Iterable[ValidationError] = cls(cls.META_SCHEMA).iter_errors(schema)
     best = best_match(errors)
     if best is None:
-        return None
+        ref = non_local_ref(schema, base_dir=base_dir)
+        if ref is None:
+            return None
+        shown = ref if len(ref) <= 80 else ref[:77] + "..."
+        where = "to local files in the schema file's directory" if base_dir else "inside an inline schema (#...)"
+        return f"$ref '{shown}' is unresolvable: refs are never fetched over the network; only refs {where} are read"
     where = "/".join(str(p) for p in best.absolute_path) or "the top level"
     return f"not a valid JSON Schema: '{best.validator}' check failed at {where}"

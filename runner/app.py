@@ -140,6 +140,8 @@ class App:
         if name is None:
             return None
         env = config.environments.get(name)
+        if env is None and config.path is None:
+            raise UsageError(f"unknown environment '{name}': no config file (./runner.yaml or --config FILE) defines `environments:`")
         if env is None:
             known = ", ".join(sorted(config.environments)) or "none (no `environments:` in the config)"
             where = f" in {config.path}" if config.path else ""

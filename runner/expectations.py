@@ -200,6 +200,9 @@ _OP_WORDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 # --------------------------------------------------------------------------- evaluator
 
 
+_REDIRECT_HINT = "redirects are not followed unless `follow_redirects: true` is set (on the request or in `defaults`)"
+
+
 class Evaluator:
     """Evaluates expectations; caches compiled JSONPaths, regexes and schemas per spec run."""
 
@@ -346,7 +349,8 @@ class Evaluator:
         checks: list[CheckResult] = []
         failures: list[Failure] = []
 
-        def record(subject: str, ok: bool, expected: str, actual: str, span, message: str | None = None) -> None:
+        def record(subject: str, ok: bool, expected: str, actual: str, span, message: str | None = None,
+                   hint: str | None = None) -> None:
             checks.append(CheckResult(subject, ok, expected, actual, span))
             if not ok:
                 failures.append(
@@ -356,6 +360,7 @@ class Evaluator:
                         expected,
                         actual,
                         span,
+                        hint,
                     )
                 )
 
@@ -363,14 +368,16 @@ class Evaluator:
         status = response.status
         st = expect.status
         got = f"{status} {response.reason}".rstrip()
+        hint = None
         if 300 <= status < 400:
             loc = response.header("Location")
             if loc is not None:
                 got += f" (Location: {short(loc)})"
+                hint = _REDIRECT_HINT
         if st is None:
-            record("status", 200 <= status < 300, "2xx (default)", got, None)
+            record("status", 200 <= status < 300, "2xx (default)", got, None, hint=hint)
         else:
-            record("status", st.matches(status), st.describe(), got, st.span)
+            record("status", st.matches(status), st.describe(), got, st.span, hint=hint)
 
         # headers
         for hc in expect.headers:

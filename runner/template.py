@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Mapping
 __all__ = ["Ref", "TemplateError", "iter_refs", "render", "has_refs", "Scope"]
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
 
 @dataclass(frozen=True, slots=True)

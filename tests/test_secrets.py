@@ -443,6 +443,15 @@ def test_command_killed_by_signal():
 def test_command_masks_secret_looking_arguments():
     source = make_source(cmd("tool", f"--password={CANARY}", "token=" + CANARY, "get"), ctx())
     assert source.describe() == "command tool --password=*** token=*** get"
+    source = make_source(cmd("tool", "--token", CANARY, "-k", "plain"), ctx())
+    assert source.describe() == "command tool --token *** -k plain"
+
+
+def test_command_stderr_masks_secret_arguments_and_assignments():
+    code = "import sys; sys.stderr.write('bad token=abc12345 \"api_key\": \"k-9876\" ' + sys.argv[2] + '\\n'); sys.exit(1)"
+    err = failure(cmd(sys.executable, "-c", code, "--token", CANARY))
+    assert "token=*** \"api_key\": \"***\" ***" in err.reason, err.reason
+    assert_clean(err)
 
 
 def _pid_from(path: Path, seconds: float = 5.0) -> int:

@@ -14,7 +14,9 @@
   group is killed, so no orphaned `gcloud` or `sleep` survives.
 - stdout is the value, stripped of surrounding whitespace; it must be one line and at
   most 64 KB. A non-zero exit is an error that shows the exit status and the last
-  2 KB of stderr (control characters removed, the stdout value masked), never stdout.
+  2 KB of stderr (control characters removed, the stdout value, the values of
+  `--token=...`-style arguments and of `token=...`/`password: ...` assignments masked),
+  never stdout.
 - Refreshable: after a 401 the command is run again.
 """
 
@@ -42,6 +44,31 @@ _KILL_GRACE_S = 1.0  # SIGTERM, then SIGKILL this long after
 _EOF_GRACE_S = 2.0  # after the command exits, how long its children may keep stdout open
 _MAX_ARG_CHARS = 40
 _SECRET_ARG = re.compile(r"^(-{0,2}[^=\s]*?)=(.*)$", re.S)
+
+
+# `token=abc`, `password: abc`, `"access_token": "abc"` in a command's stderr: the value is masked.
+_ASSIGNMENT = re.compile(
+    r"((?:token|secret|password|passwd|api[-_]?key|credential)[\w.-]*[\"']?\s*[=:]\s*[\"']?)([^\s\"',;&]{4,})", re.I
+)
+
+
+_SECRET_FLAG = re.compile(r"^-{1,2}[^=\s]+$")
+
+
+def _secret_args(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """The values of `--token=...` and `--password VALUE` arguments (masked in messages and stderr)."""
+    out = []
+    for i, arg in enumerate(argv):
+        m = _SECRET_ARG.match(arg)
+        if m and SENSITIVE_KEY.search(m.group(1)):
+            value = m.group(2)
+        elif i > 0 and _SECRET_FLAG.match(argv[i - 1]) and SENSITIVE_KEY.search(argv[i - 1]):
+            value = arg
+        else:
+            continue
+        if len(value) >= 4:
+            out.append(value)
+    return tuple(out)
 
 
 def _display_arg(arg: str) -> str:
@@ -132,7 +159,8 @@ class CommandSource:
 
     def describe(self) -> str:
         if not self._shown:
-            self._shown = "command " + " ".join(_display_arg(a) for a in self.argv)
+            hidden = set(_secret_args(self.argv))
+            self._shown = "command " + " ".join("***" if a in hidden else _display_arg(a) for a in self.argv)
         return self._shown
 
     def env_name(self) -> str | None:
@@ -220,8 +248,11 @@ class CommandSource:
         stdout_bytes = bytes(out.data)
         stdout_text = stdout_bytes.decode("utf-8", errors="replace")
         mask = tuple(line.strip() for line in stdout_text.splitlines() if len(line.strip()) >= 4)
+        mask += _secret_args(self.argv)
+        stderr_raw = bytes(err.data).decode("utf-8", errors="replace")
         stderr_text = clean_text(
-            bytes(err.data).decode("utf-8", errors="replace"), limit=STDERR_TAIL_BYTES, mask=mask, keep_newlines=True
+            _ASSIGNMENT.sub(lambda m: m.group(1) + "***", stderr_raw),
+            limit=STDERR_TAIL_BYTES, mask=mask, keep_newlines=True,
         )
         stderr_part = f"; stderr: {stderr_text}" if stderr_text else "; no stderr"
 

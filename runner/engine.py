@@ -336,6 +336,8 @@ class _SpecRun:
         stop = self.options.stop
         with Transport(environ=self.options.environ, stop=stop) as transport:
             self.transport = transport
+            for user, password in transport.proxy_credentials():
+                self.redactor.add_basic(user, password)  # Proxy-Authorization, echoed or in an error
             for req in selected:
                 if stop is not None and stop.is_set():
                     step = self._skip(req, "interrupted")

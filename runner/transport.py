@@ -310,6 +310,19 @@ class Transport:
             self._sessions[verify] = s
         return s
 
+    def proxy_credentials(self) -> list[tuple[str, str]]:
+        """(user, password) of each proxy URL with userinfo, as requests sends them in
+        Proxy-Authorization: for the redactor (an error or an echo must not show them)."""
+        out = []
+        for proxy in self._proxies.values():
+            try:
+                user, password = requests.utils.get_auth_from_url(proxy if "://" in proxy else "http://" + proxy)
+            except (ValueError, TypeError):
+                continue
+            if password:
+                out.append((user, password))
+        return out
+
     def _proxies_for(self, url: str) -> dict[str, str] | None:
         if not self._proxies:
             return None

@@ -218,6 +218,14 @@ def test_proxy_variables_from_the_given_environ(http_server, other_server):
     assert len(http_server.received) == 1
 
 
+def test_proxy_credentials_for_the_redactor():
+    environ = {"https_proxy": "http://u%40x:p%3Ass-1234@proxy:3128", "HTTP_PROXY": "proxy:8080", "ALL_PROXY": ""}
+    with Transport(environ=environ) as t:
+        assert t.proxy_credentials() == [("u@x", "p:ss-1234")]
+    with Transport() as t:
+        assert t.proxy_credentials() == []
+
+
 def test_post_form_basic_auth_and_no_redirects(http_server, other_server):
     resp = post_form(http_server.url + "/echo", {"grant_type": "client_credentials"}, timeout=5, auth=("id", "sec"))
     doc = json.loads(resp.body)

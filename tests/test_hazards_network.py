@@ -1145,3 +1145,18 @@ def test_g65_token_endpoint_down_during_a_refresh(cwd):
     assert api.refused == 1  # the request after the failed refresh was not sent
     assert "token endpoint" in r.out and "could not be reached" in r.out
     assert "cs-secret" not in r.text
+
+
+# --------------------------------------------------------------------------- E. secret-source failures
+
+
+@pytest.mark.parametrize(
+    "environ, message",
+    [({}, "is not set"), ({"LEAK_TOKEN": ""}, "empty"), ({"LEAK_TOKEN": "   "}, "only whitespace")],
+)
+def test_e42_env_unset_empty_or_whitespace(environ, message, cwd, http_server):
+    """E42: distinct messages naming the variable; nothing sent; exit 3."""
+    r = run(cwd, SOURCE_SPEC.format(kind="env", source="{env: LEAK_TOKEN}"), env={"API": http_server.url, **environ})
+    assert r.code == 3, r.out + r.err
+    assert message in r.out and "LEAK_TOKEN" in r.out
+    assert not http_server.received

@@ -21,7 +21,6 @@ import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
-from urllib.parse import unquote, urlsplit
 
 import referencing
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
@@ -719,10 +718,11 @@ def non_local_ref(schema: Any, *, base_dir: str | None) -> str | None:
             continue
         if ids:
             continue  # relative to an `$id`: resolved (and refused if remote) when applied
-        parts = urlsplit(base)
-        if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost") or base_dir is None:
+        # split by hand (the loader imports nothing from urllib): scheme, //host, path
+        found = re.match(r"(?:([A-Za-z][A-Za-z0-9+.\-]*):)?(?://([^/]*))?(.*)", base, re.S)
+        scheme, host, rel = (found.group(1) or "").lower(), found.group(2) or "", found.group(3)
+        if scheme not in ("", "file") or host not in ("", "localhost") or base_dir is None:
             return ref
-        rel = unquote(parts.path)
         real = os.path.realpath(rel if os.path.isabs(rel) else os.path.join(base_dir, rel))
         root = os.path.realpath(base_dir)
         if os.path.commonpath([real, root]) != root or not os.path.isfile(real):

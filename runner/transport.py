@@ -35,6 +35,7 @@ import re
 import socket
 import ssl
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urljoin, urlsplit
@@ -307,6 +308,10 @@ class Transport:
             other = self._sessions.get(not verify)
             if other is not None:
                 s.cookies = other.cookies  # one cookie jar per spec file
+            if not verify:
+                # The run already warns in its own words (console banner, every report);
+                # urllib3's per-request warning would go to the process's stderr as noise.
+                warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
             self._sessions[verify] = s
         return s
 

@@ -63,6 +63,7 @@ def load_validator(name: str) -> Draft202012Validator:
 
 # ------------------------------------------------------------------------ wording
 
+_YAML11_BOOLS = {"yes": True, "y": True, "on": True, "no": False, "n": False, "off": False}
 _TYPE_WORDS = {
     "object": "a mapping",
     "array": "a list",
@@ -190,6 +191,9 @@ class _Converter:
                 return "a value like 1:30 is text; write the number of seconds"
         if isinstance(inst, bool) and "string" in expected:
             return "quote the value to keep it as text"
+        if isinstance(inst, str) and "boolean" in expected and inst.lower() in _YAML11_BOOLS:
+            word = "true" if _YAML11_BOOLS[inst.lower()] else "false"
+            return f"'{inst}' is text here (YAML 1.2); write {word}"
         return None
 
     def simple(self, error: ValidationError, schema: dict) -> str:

@@ -69,7 +69,7 @@ BAD_YAML = {
     "c29-depth-600": ("version: 1\nx: " + "[" * 600 + "]" * 600 + "\n", "deep", 2),
     "c29-depth-30000": ("version: 1\nx: " + "[" * 30000 + "]" * 30000 + "\n", "deep", 2),
     "c30-duplicate-key": ("version: 1\nrequests:\n  - url: /a\n    name: x\n    url: /b\n", "duplicate key 'url'", 5),
-    "c31-coercion": ("version: 1\nrequests:\n  - url: /a\n    follow_redirects: NO\n", "", 4),
+    "c31-coercion": ("version: 1\nrequests:\n  - url: /a\n    follow_redirects: NO\n", "write false", 4),
     "c32-tab": ("version: 1\nrequests:\n\t- url: /a\n", "tabs", 3),
     "c33-invalid-utf8": (b"version: 1\nname: caf\xe9\n", "UTF-8", None),
     "c33-nul": (b"version: 1\nname: a\x00b\n", "NUL", None),
@@ -456,3 +456,28 @@ def test_i72_sigint_during_a_secret_command_leaves_no_orphan(cwd, http_server):
     report = json.loads((cwd / "r.json").read_text())
     assert report["interrupted"] == "SIGINT"
     assert http_server.received == []  # nothing sent without the credential
+
+
+# ------------------------------------------------------------------ first-use messages (TASK 2 findings)
+
+
+def test_an_unfollowed_redirect_says_how_to_follow_it(cwd, http_server):
+    write(cwd / "a.yaml", f"""
+        version: 1
+        base_url: {http_server.url}
+        requests:
+          - {{name: moved, url: "/redirect?to=/ok", expect: {{status: 200}}}}
+    """)
+    code, out, _ = run_cli(["run", "a.yaml", "--json", "r.json"])
+    assert code == 1
+    assert "got 302 Found (Location: \"/ok\")" in out
+    assert "hint: redirects are not followed unless `follow_redirects: true` is set" in out
+    (failure,) = json.loads((cwd / "r.json").read_text())["specs"][0]["steps"][0]["failures"]
+    assert "follow_redirects" in failure["hint"]
+
+
+def test_unknown_environment_without_a_config_file_says_so(cwd):
+    write(cwd / "a.yaml", "version: 1\nrequests:\n  - url: http://127.0.0.1:1/\n")
+    code, _, err = run_cli(["run", "a.yaml", "--env", "staging"])
+    assert code == 2
+    assert "unknown environment 'staging': no config file (./runner.yaml or --config FILE)" in err

@@ -224,6 +224,9 @@ class App:
         warnings: list[str] = []
         if self.args.insecure:
             warnings.append("TLS certificate verification is DISABLED (--insecure)")
+        if config.defaults.verify is False and not self.args.insecure:
+            where = config.path or "the config file"
+            warnings.append(f"TLS certificate verification is DISABLED by {where} (defaults.verify: false)")
         for spec in specs:
             if spec.defaults.verify is False:
                 warnings.append(f"TLS certificate verification is DISABLED for {spec.path} (defaults.verify: false)")

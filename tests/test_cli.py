@@ -473,3 +473,12 @@ def test_a_report_that_cannot_be_written_is_a_clear_error_not_a_crash(demo, cwd)
     assert "cannot write report out/r.json" in err
     assert "Traceback" not in err and "internal error" not in err
     assert "1 passed" in out
+
+
+def test_tls_verification_turned_off_in_the_config_is_announced(demo, cwd):
+    write(cwd / "runner.yaml", "defaults: {verify: false}\n")
+    spec(cwd, "a.yaml", PASSING)
+    code, out, _ = run_cli(["run", "a.yaml", "--json", "r.json"], env_for(demo))
+    assert code == 0, out
+    assert "TLS certificate verification is DISABLED by runner.yaml" in out
+    assert any("DISABLED" in w for w in json.loads((cwd / "r.json").read_text())["warnings"])

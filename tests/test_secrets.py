@@ -492,13 +492,25 @@ def test_command_interrupted_kills_the_group(tmp_path):
         pytest.skip("needs the main thread for SIGINT")
     pidfile = tmp_path / "pid"
     d = cmd("sh", "-c", f"sleep 60 & echo $! > {pidfile}; sleep 60", timeout=30)
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    done = threading.Event()
+
+    def interrupt_once_started() -> None:
+        # Wait for the background child to exist (slow under load), then Ctrl-C.
+        deadline = time.monotonic() + 15
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+            if done.wait(0.05):
+                return
+        if not done.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    killer = threading.Thread(target=interrupt_once_started, daemon=True)
+    killer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             fetch(d)
     finally:
-        timer.cancel()
+        done.set()
+        killer.join()
     assert wait_gone(_pid_from(pidfile))
 
 

@@ -28,6 +28,7 @@ from jsonschema.exceptions import best_match, relevance
 from jsonschema.validators import validator_for
 
 from ._yaml import SourceMap
+from .jsonvalue import json_type
 from .source import Diagnostic
 
 __all__ = ["SCHEMA_NAMES", "schema_text", "load_validator", "validate", "check_body_schema"]
@@ -75,26 +76,8 @@ _TYPE_WORDS = {
 }
 
 
-def _type_of(instance: Any) -> str:
-    if isinstance(instance, bool):
-        return "boolean"
-    if instance is None:
-        return "null"
-    if isinstance(instance, int):
-        return "integer"
-    if isinstance(instance, float):
-        return "number"
-    if isinstance(instance, str):
-        return "string"
-    if isinstance(instance, list):
-        return "array"
-    if isinstance(instance, dict):
-        return "object"
-    return "value"
-
-
 def _got(instance: Any) -> str:
-    return _TYPE_WORDS.get(_type_of(instance), "a value")
+    return _TYPE_WORDS.get(json_type(instance), "a value")
 
 
 def _join_or(words: list[str]) -> str:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 
 import jsonpath
 
+from .jsonvalue import json_type
 from .model import Capture, Expect, Predicate, SchemaCheck
 from .results import CheckResult, Failure, FailureKind, ResponseSnapshot
 
@@ -133,24 +134,6 @@ def short(value: Any, width: int = _WIDTH) -> str:
     if len(text) > width:
         text = text[: width - 3] + "..."
     return text
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, Mapping):
-        return "object"
-    return type(value).__name__
 
 
 def _is_number(v: Any) -> bool:

@@ -370,7 +370,7 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
         source_map=smap,
     )
     if b.diagnostics:
-        raise SpecError(b.diagnostics)
+        raise SpecError(b.diagnostics, partial=spec)
     return spec
 
 

@@ -178,6 +178,9 @@ class App:
                 spec = load_spec_file(path)
             except SpecError as exc:
                 diagnostics.extend(exc.diagnostics)
+                if isinstance(exc.partial, Spec):  # semantic errors: still check its references
+                    names = set(secrets) | set(exc.partial.secrets) | set(self.cli_secrets)
+                    diagnostics.extend(check_references(exc.partial, var_names=var_names, secret_names=names))
                 continue
             secret_names = set(secrets) | set(spec.secrets) | set(self.cli_secrets)
             diagnostics.extend(check_references(spec, var_names=var_names, secret_names=secret_names))

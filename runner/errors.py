@@ -54,8 +54,11 @@ class SpecError(RunnerError):
 
     exit_code = ExitCode.USAGE
 
-    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+    def __init__(self, diagnostics: Sequence[Diagnostic], partial: object = None) -> None:
         self.diagnostics = tuple(sorted(diagnostics, key=Diagnostic.sort_key))
+        # A spec that was built despite semantic errors (a bad regex, say), so that its
+        # references can still be checked and every error reported in one pass.
+        self.partial = partial
         super().__init__("\n".join(d.one_line() for d in self.diagnostics))
 
 

@@ -482,3 +482,21 @@ def test_tls_verification_turned_off_in_the_config_is_announced(demo, cwd):
     assert code == 0, out
     assert "TLS certificate verification is DISABLED by runner.yaml" in out
     assert any("DISABLED" in w for w in json.loads((cwd / "r.json").read_text())["warnings"])
+
+
+def test_semantic_and_reference_errors_are_reported_together(cwd):
+    spec(cwd, "two.yaml", """
+        version: 1
+        name: two problems
+        requests:
+          - name: bad regex
+            url: /x
+            expect: {body: {matches: "([unclosed"}}
+          - name: undefined variable
+            url: /pets/${nowhere}
+    """)
+    code, _, err = run_cli(["validate", "two.yaml"])
+    assert code == 2
+    assert "two.yaml:6:" in err and "regular expression" in err
+    assert "two.yaml:8:" in err and "'nowhere' is not defined" in err
+    assert "2 errors; nothing was sent" in err

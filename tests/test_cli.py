@@ -500,3 +500,22 @@ def test_semantic_and_reference_errors_are_reported_together(cwd):
     assert "two.yaml:6:" in err and "regular expression" in err
     assert "two.yaml:8:" in err and "'nowhere' is not defined" in err
     assert "2 errors; nothing was sent" in err
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_bug_is_exit_70_with_a_one_line_message_and_no_secret(demo, cwd, monkeypatch, debug):
+    """HAZARDS A12: a forced internal error with the token in a local variable."""
+    from runner.report import junit
+
+    def broken_render(run, **_kw):
+        token = CANARY  # noqa: F841 - a secret in the frame's locals
+        raise RuntimeError(f"reporter bug while holding {CANARY}")
+
+    monkeypatch.setattr(junit, "render", broken_render)
+    spec(cwd, "a.yaml", PASSING)
+    args = ["run", "a.yaml", "--junit", "j.xml"] + (["--debug"] if debug else [])
+    code, out, err = run_cli(args, env_for(demo, token=CANARY))
+    assert code == 70
+    assert "internal error: RuntimeError" in err and "report" in err
+    assert ("Traceback" in err) == debug
+    assert CANARY not in out + err

@@ -7,6 +7,8 @@ rules, which are the YAML 1.2 core schema's, made a little stricter:
 
 - booleans are `true`/`false` only (also `True`, `TRUE`...); `yes`, `no`, `on`,
   `off`, `y`, `n` stay strings;
+- a double-quoted escape of a UTF-16 surrogate (`"\\ud800"`) is an error: it is not
+  a character, and no request could encode it;
 - null is `null`, `Null`, `NULL`, `~` or nothing;
 - integers are decimal (`-12`), `0x1F` or `0o17`. A decimal with a leading zero
   (`0200`, `08`) stays a STRING: YAML 1.1 reads it as octal, YAML 1.2 as decimal,
@@ -329,6 +331,8 @@ _INT_OCT = re.compile(r"0o[0-7]+")
 _FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _INF_NAN = re.compile(r"[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)")
 _MAX_DIGITS = 4000  # below CPython's int/str conversion limit
+# only an escape in a double-quoted scalar can make one (the text itself is checked)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _short_tag(tag: str) -> str:
@@ -351,6 +355,8 @@ class _Walker:
     def scalar(self, node: ScalarNode) -> Any:
         tag = node.tag
         value = node.value
+        if node.style == '"' and _SURROGATE.search(value):
+            raise self.fail("an escape names a UTF-16 surrogate (U+D800 to U+DFFF), which is not a character", node, "write the character itself, or \\U followed by its 8-digit code point")
         if tag == _PLAIN:
             return self.plain(node, value)
         if tag == _TAG + "str":
@@ -549,6 +555,8 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 if count > MAX_NODES:
                     return _FALLBACK
                 value = event.value
+                if event.style == '"' and _SURROGATE.search(value):
+                    return _FALLBACK
                 if event.implicit[0]:
                     if value in _PLAIN_WORDS:
                         value = _PLAIN_WORDS[value]

@@ -68,6 +68,16 @@ def test_huge_integer_is_a_clear_error():
     assert "digits" in one_error("a: " + "9" * 5000 + "\n")
 
 
+@pytest.mark.parametrize("text", ['a: "x\\ud800"\n', '"\\udc00": 1\n', 'a: [!!str "\\ud83d\\ude00"]\n', 'a: "\\U0000DFFF"\n'])
+def test_surrogate_escape_is_a_clear_error(text):
+    """A lone UTF-16 surrogate is not a character: once a UnicodeEncodeError at send time."""
+    assert "surrogate" in one_error(text)
+
+
+def test_escaped_characters_and_single_quoted_backslashes_are_fine():
+    assert data('a: "\\U0001F600 \\u00e9"\nb: \'\\ud800\'\n') == {"a": "\U0001f600 \u00e9", "b": "\\ud800"}
+
+
 @pytest.mark.parametrize("tag", ["!!binary aGVsbG8=", "!!set {a, b}", "!!python/object/apply:os.system ['echo hi']", "!!python/name:os.system ''", "!custom x", "!!timestamp 2024-01-01", "!!omap [a: 1]"])
 def test_unsupported_tags_rejected_with_position(tag):
     msg = one_error(f"x: 1\ny: {tag}\n")
@@ -384,7 +394,7 @@ def test_fast_path_is_taken_for_a_plain_spec():
 
 @pytest.mark.parametrize(
     "text",
-    ["a: &x 1\nb: *x\n", "a: {<<: {b: 1}}\n", "a: !!str 1\n", "a: 1\na: 2\n", "- 1\n", "a: 1\n---\nb: 2\n", "{[1]: 2}\n", "a: " + "[" * 65 + "]" * 65],
+    ["a: &x 1\nb: *x\n", "a: {<<: {b: 1}}\n", "a: !!str 1\n", "a: 1\na: 2\n", 'a: "\\ud800"\n', "- 1\n", "a: 1\n---\nb: 2\n", "{[1]: 2}\n", "a: " + "[" * 65 + "]" * 65],
 )
 def test_fast_path_defers_what_it_does_not_handle(text):
     walker = _yaml._Walker("t.yaml", _yaml.SourceMap("t.yaml"))

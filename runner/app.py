@@ -7,6 +7,7 @@ report files up to date (atomically), and turns SIGINT/SIGTERM into a clean stop
 from __future__ import annotations
 
 import contextlib
+import errno
 import gc
 import os
 import queue
@@ -549,7 +550,8 @@ def write_atomic(path: str, text: str) -> None:
     if target.parent and not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and not stat.S_ISREG(target.stat().st_mode):
-        raise UsageError(f"{path}: not a regular file; cannot write a report there")
+        # an OSError, like any other failed write: the run goes on and says so once (exit 2)
+        raise OSError(errno.EISDIR if target.is_dir() else errno.EINVAL, "not a regular file")
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:

@@ -475,6 +475,24 @@ def test_a_report_that_cannot_be_written_is_a_clear_error_not_a_crash(demo, cwd)
     assert "1 passed" in out
 
 
+def test_a_report_path_turned_into_a_folder_mid_run_is_a_clear_error_not_an_abort(demo, cwd):
+    # The secret command puts a folder where the report goes, after the run has started.
+    spec(cwd, "a.yaml", """
+        version: 1
+        name: report path becomes a folder
+        base_url: ${env:API}
+        secrets:
+          tok: {command: [sh, -c, "mkdir r.json && echo token-value-123"]}
+        auth: {bearer: tok}
+        requests:
+          - {name: health, url: /health}
+    """)
+    code, out, err = run_cli(["run", "a.yaml", "--json", "r.json"], env_for(demo))
+    assert code == 2, out + err
+    assert err.count("cannot write report r.json: not a regular file") == 1, err
+    assert "1 passed, 0 failed" in out  # the run went on to its summary line
+
+
 def test_tls_verification_turned_off_in_the_config_is_announced(demo, cwd):
     write(cwd / "runner.yaml", "defaults: {verify: false}\n")
     spec(cwd, "a.yaml", PASSING)

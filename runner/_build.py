@@ -106,6 +106,9 @@ class _Builder:
                 got = " and ".join(f"'{k}'" for k in kinds) or "none"
                 self.error(f"secret '{name}' needs exactly one source kind ({', '.join(SECRET_KINDS)}); got {got}", self.key_span(here))
                 continue
+            for option, v in options.items():
+                if _has_nul(v):  # a path, command or name: the OS refuses it (ValueError) at resolve time
+                    self.error(f"secret '{name}': '{option}' holds a NUL character", self.span(here + (option,)), "remove the \\0 escape")
             out[name] = m.SecretDecl(name=name, kind=kinds[0], options=dict(options), span=self.key_span(here), base_dir=self.base_dir)
         return out
 
@@ -261,6 +264,10 @@ class _Builder:
         if "files" in value:
             parts = []
             for fieldname, part in value["files"].items():
+                file_path = part if isinstance(part, str) else part.get("path")
+                if _has_nul(file_path):  # open() would raise ValueError at send time
+                    where = path + ("files", fieldname) + (() if isinstance(part, str) else ("path",))
+                    self.error(f"file '{fieldname}': the path holds a NUL character", self.span(where), "remove the \\0 escape")
                 if isinstance(part, str):
                     parts.append(m.FilePart(fieldname, self.resolve(part), None))
                 else:
@@ -337,6 +344,17 @@ def _regex_problem(pattern: str) -> str | None:
     except (RecursionError, OverflowError):
         return "invalid regular expression: too complex"
     return None
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL character in a string of `value` (a path, a command or its arguments)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _no_constant(name: str) -> Any:

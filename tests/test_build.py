@@ -203,3 +203,17 @@ def test_status_written_as_a_float_is_kept():
         base_dir=".",
     )
     assert [r.expect.status.codes for r in spec.requests] == [(200, 201), (200,)]
+
+
+def test_nul_in_a_path_or_command_is_a_load_error():
+    """Once a ValueError ("embedded null byte") from the OS at send time: an internal error."""
+    found = errs(
+        'secrets:\n  t: {file: "a\\0b"}\n  u: {command: [x, "a\\0"]}\n'
+        'requests:\n  - url: /a\n    files: {f: "a\\0b", g: {path: "\\0"}}\n'
+    )
+    assert [(d.span.line, d.message) for d in found] == [
+        (2, "secret 't': 'file' holds a NUL character"),
+        (3, "secret 'u': 'command' holds a NUL character"),
+        (6, "file 'f': the path holds a NUL character"),
+        (6, "file 'g': the path holds a NUL character"),
+    ]

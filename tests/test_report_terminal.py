@@ -91,6 +91,26 @@ def test_environ_parameter_overrides_process_environment(monkeypatch):
     assert "\x1b[" in buf.getvalue()
 
 
+@pytest.mark.parametrize("columns", ["0", "\u00b2", "-3", "abc", ""])
+@pytest.mark.parametrize("tty", [False, True])
+def test_unusable_columns_or_lines_fall_back_to_a_sane_width(monkeypatch, columns, tty):
+    monkeypatch.setenv("COLUMNS", columns)  # the process environment is not what counts
+    monkeypatch.setenv("LINES", columns)
+    buf = io.StringIO()
+    rep = TerminalReporter(buf, is_tty=tty, color=False, redactor=Redactor(),
+                           environ={"COLUMNS": columns, "LINES": columns})
+    assert rep.console.width > 0
+    rep.start("0.1.0", ["specs/pets.yaml"], None, ())
+    rep.finish(passing_run())
+    assert LAST_LINE.match(buf.getvalue().splitlines()[-1])
+
+
+def test_columns_come_from_the_environ_parameter(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    rep = TerminalReporter(io.StringIO(), is_tty=True, color=False, redactor=Redactor(), environ={"COLUMNS": "42"})
+    assert rep.console.width == 42
+
+
 def test_no_color_env_gives_no_ansi(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("FORCE_COLOR", "1")

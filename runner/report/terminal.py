@@ -104,6 +104,17 @@ def color_enabled(environ: Mapping[str, str], is_tty: bool) -> bool:
     return is_tty
 
 
+def _console_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment rich reads (COLUMNS, LINES, TERM, ...): the one this run was given.
+
+    COLUMNS and LINES are kept only as plain positive whole numbers: rich takes `0`
+    literally (a zero-wide console prints nothing) and fails on digits `int()` refuses
+    (`²`); without them it asks the terminal, or uses 80x25.
+    """
+    return {k: v for k, v in environ.items()
+            if k not in ("COLUMNS", "LINES") or (v.isascii() and v.isdigit() and int(v) > 0)}
+
+
 def _label(step: StepResult) -> str:
     if step.outcome is Outcome.AUTH:
         if step.status is not None:
@@ -194,6 +205,7 @@ class TerminalReporter:
             emoji=False,
             theme=THEME,
             log_path=False,
+            _environ=_console_environ(env),
         )
         # Plain mode without colour: lines are written as they are (already scrubbed and
         # masked), without rich's per-line rendering; rich keeps the TTY and colour modes.

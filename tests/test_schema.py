@@ -110,6 +110,17 @@ def test_type_error_names_types_only():
     assert d.span.line == 3
 
 
+def test_waits_are_capped_at_a_day():
+    """A timeout or retry delay of 1e308 s was an OverflowError in the socket or the sleep."""
+    found = diags(
+        "defaults: {timeout: 1e308}\nsecrets:\n  t: {command: [x], timeout: 86401}\n"
+        "requests:\n  - url: /x\n    timeout: 86400\n    retry: {attempts: 2, delay: 1e308}\n"
+    )
+    assert [(d.span.line, d.message) for d in found] == [(1, "must be at most 86400"), (3, "must be at most 86400"), (7, "must be at most 86400")]
+    (d,) = diags("defaults: {retry: {attempts: 2, delay: 1e300}}\n", config=True)
+    assert d.message == "must be at most 86400"
+
+
 def test_leading_zero_status_hint():
     (d,) = diags("requests:\n  - url: /x\n    expect: {status: 0200}\n")
     assert "got a string" in d.message and "leading zero" in d.hint

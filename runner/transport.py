@@ -369,11 +369,14 @@ class Transport:
                 raise TransportError("redirect", f"invalid redirect Location from {where}") from None
             if scheme not in ("http", "https"):
                 raise TransportError("redirect", f"refusing redirect from {where} to a {scheme or 'relative'}: location")
+            try:
+                cross = _origin(current) != _origin(target)  # also checks the port (`:abc`, `:70000`)
+            except ValueError:
+                raise TransportError("redirect", f"invalid redirect Location from {where} (bad port)") from None
             key = f"{method} {target}"
             if key in visited or target == current and method == "GET":
                 raise TransportError("redirect", f"redirect loop at {host_port(target)}")
             visited.add(key)
-            cross = _origin(current) != _origin(target)
             if status == 303 or (status in (301, 302) and method == "POST"):
                 if method != "HEAD":
                     method = "GET"

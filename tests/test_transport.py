@@ -7,6 +7,7 @@ import os
 import resource
 import socket
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -102,6 +103,13 @@ def test_redirect_loop_and_file_location(http_server):
     assert err.kind == "redirect" and "loop" in err.message
     err = fails(http_server.url + "/redirect?to=file:///etc/passwd", follow_redirects=True)
     assert err.kind == "redirect" and "file" in err.message
+
+
+@pytest.mark.parametrize("location", ["http://127.0.0.1:notaport/x", "http://127.0.0.1:70000/x"])
+def test_redirect_to_a_bad_port_is_a_redirect_error(http_server, location):
+    err = fails(http_server.url + "/redirect?to=" + quote(location, safe=""), follow_redirects=True)
+    assert err.kind == "redirect" and "invalid redirect Location" in err.message
+    assert "notaport" not in err.message
 
 
 def test_too_many_redirects(http_server):

@@ -212,6 +212,11 @@ def test_file_permission_denied(tmp_path):
         shared.rmdir()
 
 
+def test_file_and_dotenv_path_with_a_nul_character_is_a_secret_error(tmp_path):
+    assert "NUL character" in failure(decl("file", {"file": "tok\0en"}, tmp_path)).reason
+    assert "NUL character" in failure(decl("dotenv", {"dotenv": ".e\0nv", "key": "K"}, tmp_path)).reason
+
+
 def test_file_empty(tmp_path):
     (tmp_path / "t").write_text("")
     assert "is empty" in failure(decl("file", {"file": "t"}, tmp_path)).reason
@@ -370,6 +375,15 @@ def test_command_stdout_is_the_value():
     source = make_source(cmd("gcloud", "auth", "print-access-token"), ctx())
     assert source.describe() == "command gcloud auth print-access-token"
     assert source.refreshable is True
+
+
+def test_command_string_with_unbalanced_quotes_is_a_secret_error():
+    err = failure(decl("command", {"command": "op read 'op://vault/item"}))
+    assert "cannot be split into arguments" in err.reason
+
+
+def test_command_argument_with_a_nul_character_is_a_secret_error():
+    assert "NUL character" in failure(cmd("echo", "a\0b")).reason
 
 
 def test_command_gets_eof_on_stdin_at_once():

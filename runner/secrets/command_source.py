@@ -179,6 +179,8 @@ class CommandSource:
     def fetch(self) -> SecretValue:
         if not self.argv or not all(isinstance(a, str) and a for a in self.argv):
             raise self._fail("'command' must be a non-empty list of non-empty strings")
+        if any("\0" in a for a in self.argv):
+            raise self._fail("'command' has an argument with a NUL character")
         prog = self._program()
         env = dict(os.environ)
         env.update(self.ctx.environ)
@@ -291,7 +293,13 @@ class CommandSource:
 def build(decl: SecretDecl, ctx: SourceContext) -> CommandSource:
     opts = decl.options
     raw = opts["command"]
-    argv = tuple(shlex.split(raw)) if isinstance(raw, str) else tuple(str(a) if not isinstance(a, str) else a for a in raw)
+    if isinstance(raw, str):
+        try:
+            argv = tuple(shlex.split(raw))
+        except ValueError as exc:  # "No closing quotation", "No escaped character"
+            raise SecretError(decl.name, "command", f"'command' cannot be split into arguments: {exc}", decl.span) from None
+    else:
+        argv = tuple(str(a) if not isinstance(a, str) else a for a in raw)
     timeout = opts.get("timeout")
     timeout = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 else float(ctx.command_timeout)
     return CommandSource(decl, argv, timeout, ctx)

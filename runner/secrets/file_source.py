@@ -51,6 +51,8 @@ def read_small_file(decl: SecretDecl, source: str, path: str, what: str = "file"
     def fail(reason: str) -> SecretError:
         return SecretError(decl.name, source, reason, decl.span)
 
+    if "\0" in path:
+        raise fail(f"the path of the {what} has a NUL character")
     try:
         st = os.stat(path)  # follows symlinks (Kubernetes mounts are symlinks)
     except FileNotFoundError:

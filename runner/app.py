@@ -89,8 +89,10 @@ def parse_assignments(items: list[str], flag: str, typed: bool) -> dict[str, Any
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            shown = name if flag == "--secret" else item
-            raise UsageError(f"{flag} expects NAME=VALUE, got '{shown}'")
+            if flag == "--secret":  # `--secret $TOKEN` would otherwise print the token
+                raise UsageError("--secret expects NAME=VALUE, got an argument without NAME= "
+                                 "(not shown: it may be the secret itself)")
+            raise UsageError(f"{flag} expects NAME=VALUE, got '{item}'")
         out[name] = _typed(value) if typed else value
     return out
 

@@ -223,6 +223,15 @@ def test_secret_override_on_the_command_line(demo, cwd):
     assert token not in out
 
 
+@pytest.mark.parametrize("arg", ["rr-pasted-token-value-7c1d", "=rr-pasted-token-value-7c1d"])
+def test_a_secret_flag_without_a_name_never_echoes_the_value(cwd, arg):
+    spec(cwd, "a.yaml", PASSING)
+    code, out, err = run_cli(["run", "a.yaml", "--secret", arg])
+    assert code == 2
+    assert "--secret expects NAME=VALUE" in err
+    assert "rr-pasted-token-value-7c1d" not in out + err
+
+
 def test_connection_refused_is_transport_error(cwd):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -161,6 +161,20 @@ def test_oauth2_client_secret_must_be_a_reference():
     assert CANARY not in repr(found)
 
 
+def test_unresolvable_ref_message_masks_credentials():
+    text = (
+        "requests:\n  - url: /x\n"
+        f"    expect: {{schema: {{$ref: 'https://user:{CANARY}@schemas.example/pet.json'}}}}\n"
+        "  - url: /y\n"
+        f"    expect: {{schema: {{$ref: 'https://schemas.example/pet.json?key={CANARY}#/a'}}}}\n"
+    )
+    found = diags(text)
+    assert [d.message for d in found] == [
+        f"expect.schema: $ref '{url}' is unresolvable: refs are never fetched over the network; only refs inside an inline schema (#...) are read"
+        for url in ("https://***@schemas.example/pet.json", "https://schemas.example/pet.json?***#/a")
+    ]
+
+
 def test_schema_errors_never_quote_secret_values():
     texts = [
         f"requests:\n  - url: /x\n    headers:\n      Authorization: [Bearer {CANARY}]\n",

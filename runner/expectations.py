@@ -64,6 +64,10 @@ class CaptureError(Exception):
         self.message = message
 
 
+class _Unsearchable(CaptureError):
+    """A valid JSONPath that cannot be applied to this document (nested too deeply)."""
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -208,7 +212,15 @@ class Evaluator:
 
     def select(self, path: str, doc: Any) -> Any:
         """One node -> its value; several -> the list; none -> MISSING."""
-        nodes = self.compile_path(path).findall(doc)
+        compiled = self.compile_path(path)
+        try:
+            nodes = compiled.findall(doc)
+        except (jsonpath.JSONPathError, RecursionError) as exc:
+            # python-jsonpath stops `..` descent at a fixed depth: a server's deep body must
+            # give a failure, never an exception out of the run.
+            why = "the response is nested too deeply to search" if "recursion" in str(exc).lower() else (
+                f"cannot be applied: {str(exc).splitlines()[0][:120]}")
+            raise _Unsearchable(f"{short(path)}: {why}") from None
         if not nodes:
             return MISSING
         if len(nodes) == 1:
@@ -388,6 +400,9 @@ class Evaluator:
                     path = _render(jc.path, render)
                     try:
                         value = self.select(str(path), doc)
+                    except _Unsearchable as exc:
+                        record(str(path), False, "a JSONPath result", "not searchable", jc.span, exc.message)
+                        continue
                     except CaptureError as exc:
                         record(str(path), False, "a valid JSONPath", "invalid", jc.span, exc.message)
                         continue

@@ -176,6 +176,16 @@ def test_captures():
         ev.capture(Capture("x", header="X-Nope"), r, body)
 
 
+def test_deeply_nested_body_is_a_failure_not_an_exception():
+    # python-jsonpath's `..` stops at a fixed depth (JSONPathRecursionError): a FAIL, never a crash
+    deep = resp(b'{"a": ' + b"[" * 150 + b"1" + b"]" * 150 + b"}")
+    checks, failures = run(Expect(json=(jc("$..x", "exists", True), jc("$.a", "type", "array"))), deep)
+    assert [c.passed for c in checks] == [True, False, True]
+    assert [f.message for f in failures] == ['"$..x": the response is nested too deeply to search']
+    with pytest.raises(CaptureError, match="nested too deeply"):
+        Evaluator().capture(Capture("c", "$..*"), deep, Body(deep.body))
+
+
 def test_jsonpath_compiled_once_per_evaluator():
     ev = Evaluator()
     first = ev.compile_path("$.items[0].id")

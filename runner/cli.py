@@ -194,7 +194,11 @@ def _check_report_targets(args: argparse.Namespace) -> None:
     for flag, path in (("--junit", args.junit), ("--json", args.json_report), ("--summary", args.summary)):
         if path is None:
             continue
-        if path == "" or os.path.isdir(path):
+        if path == "":
+            raise UsageError(f"{flag}: empty file name; give a file name")
+        if "\0" in path:
+            raise UsageError(f"{flag} {path!r}: a file name cannot contain a NUL character")
+        if os.path.isdir(path):
             raise UsageError(f"{flag} {path!r}: is a directory; give a file name")
         if os.path.exists(path) and not os.path.isfile(path):
             raise UsageError(f"{flag} {path}: not a regular file; cannot write a report there")

@@ -232,6 +232,18 @@ def test_a_secret_flag_without_a_name_never_echoes_the_value(cwd, arg):
     assert "rr-pasted-token-value-7c1d" not in out + err
 
 
+@pytest.mark.parametrize("path, message", [
+    ("", "--json: empty file name"),
+    ("r\0.json", "a file name cannot contain a NUL character"),
+])
+def test_an_impossible_report_path_is_a_usage_error(cwd, path, message):
+    spec(cwd, "a.yaml", PASSING)
+    code, out, err = run_cli(["run", "a.yaml", "--json", path])
+    assert code == 2, out + err
+    assert message in err and "internal error" not in err
+    assert out == ""  # refused before anything was sent
+
+
 def test_connection_refused_is_transport_error(cwd):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -16,6 +16,7 @@ import base64
 import binascii
 import hashlib
 import json
+import math
 import time
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
@@ -193,9 +194,14 @@ def _iso(ts: float) -> str:
 
 
 def _num(value: Any) -> float | None:
+    """A finite number claim; anything else (json.loads reads 1e400 and NaN) is ignored."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _names(value: Any) -> list[str]:

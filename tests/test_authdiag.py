@@ -57,6 +57,14 @@ def test_jwt_claims_unverified_with_padding_restored():
     assert "issuer 'https://issuer'" in notes
 
 
+def test_non_finite_or_huge_time_claims_are_ignored_not_a_crash():
+    enc = lambda text: base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")  # noqa: E731
+    for payload in ('{"exp": 1e400}', '{"exp": NaN}', '{"nbf": Infinity}', '{"iat": -Infinity}', '{"exp": 1' + "0" * 400 + "}"):
+        token = f"{enc('{}')}.{enc(payload)}.sig"
+        assert token_notes(jwt_claims(token), now=NOW) == []
+        assert diagnose(status=401, www_authenticate=[], token=token, secret="t", source="env T", now=NOW).token_notes == ()
+
+
 def test_skew_and_nbf():
     assert token_notes({"exp": NOW - 30}, now=NOW)[0].startswith("expires about now")
     assert any(n.startswith("not valid before") for n in token_notes({"nbf": NOW + 3600}, now=NOW))

@@ -360,7 +360,6 @@ class _Unsure(Exception):
 
 _NONE_TYPE = type(None)
 _KIND = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean", _NONE_TYPE: "null"}
-_SCALARS = (str, int, float, bool, _NONE_TYPE)
 # keywords that only annotate (jsonschema's VALIDATORS does not know them either)
 _HANDLED = {
     "$ref", "type", "const", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum",

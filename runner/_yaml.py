@@ -107,9 +107,6 @@ class SourceMap:
             return _mark_span(self.path, entry[0], entry[1])
         return _mark_span(self.path, entry[2], entry[3])
 
-    def has(self, path: YamlPath) -> bool:
-        return tuple(path) in self.entries
-
 
 def _mark_span(filename: str, start, end) -> Span:
     """0-based marks -> a 1-based Span; a block collection ends at the start of the

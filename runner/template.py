@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
-__all__ = ["Ref", "TemplateError", "iter_refs", "render", "has_refs", "Scope"]
+__all__ = ["Ref", "TemplateError", "iter_refs", "render", "Scope"]
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
@@ -73,10 +73,6 @@ def iter_refs(value: Any) -> Iterator[Ref]:
     elif isinstance(value, (list, tuple)):
         for v in value:
             yield from iter_refs(v)
-
-
-def has_refs(value: Any) -> bool:
-    return isinstance(value, str) and "${" in value
 
 
 @dataclass(slots=True)

@@ -456,3 +456,7 @@ def test_retry_wait_is_cut_short_by_the_stop_event(server):
     err = failure(src)
     assert time.monotonic() - started < 5
     assert "interrupted while waiting to retry" in err.reason
+
+
+def test_absurd_timeout_is_no_practical_limit_not_a_crash(server):
+    assert decode_jwt(source(oauth(server, timeout=10**400)).fetch().value)["sub"] == "demo-client"

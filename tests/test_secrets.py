@@ -492,6 +492,20 @@ def test_command_default_timeout_comes_from_the_context(tmp_path):
     assert "within 0.5 s" in err.reason
 
 
+@pytest.mark.parametrize("timeout", [10**400, 1e300, 0, -1, float("nan"), True])
+def test_timeout_options_that_are_absurd_never_crash(timeout):
+    """A huge timeout means no practical limit (an int beyond float range was OverflowError)."""
+    from runner.secrets.base import MAX_TIMEOUT_S
+
+    assert fetch(py("print('abcd')", timeout=timeout)) == "abcd"
+    command = make_source(py("print('abcd')", timeout=timeout), ctx(command_timeout=7.0))
+    keyring = make_source(decl("keyring", {"keyring": {"service": "s", "username": "u"}, "timeout": timeout}), ctx())
+    for source, default in ((command, 7.0), (keyring, 10.0)):
+        assert 0 < source.timeout <= MAX_TIMEOUT_S
+        if timeout in (0, -1, True) or timeout != timeout:
+            assert source.timeout == default
+
+
 def test_command_child_holding_stdout_does_not_hang(tmp_path):
     pidfile = tmp_path / "pid"
     d = cmd("sh", "-c", f"sleep 60 & echo $! > {pidfile}; echo {CANARY}", timeout=20)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,11 +21,16 @@ __all__ = [
     "check_value",
     "clean_text",
     "make_source",
+    "seconds_option",
 ]
 
 # A secret value (file, .env file, command output) larger than this is refused: a token
 # is a few KB at most, and a bigger input is a mistake (wrong file, /dev/zero, a log).
 MAX_VALUE_BYTES = 64 * 1024
+
+# The longest wait a `timeout` option asks for: a larger one (10**400, a typo) means "no
+# practical limit", and would overflow thread joins and socket timeouts.
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 # kind -> module under runner.secrets that defines `build(decl, ctx) -> SecretSource`
 SOURCE_KINDS: dict[str, str] = {
@@ -113,6 +119,19 @@ def check_value(decl: SecretDecl, source: str, raw: str) -> str:
                 decl.span,
             )
     return raw
+
+
+def seconds_option(value: Any, default: float) -> float:
+    """A source's `timeout` option: a positive number of seconds, else `default`; capped at MAX_TIMEOUT_S."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float(default)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an int beyond float range
+        seconds = math.inf
+    if not seconds > 0:  # zero, negative, NaN
+        return float(default)
+    return min(seconds, MAX_TIMEOUT_S)
 
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

@@ -35,7 +35,7 @@ from typing import IO
 from ..errors import SecretError
 from ..model import SecretDecl
 from ..redact import SENSITIVE_KEY
-from .base import MAX_VALUE_BYTES, SecretValue, SourceContext, check_value, clean_text
+from .base import MAX_VALUE_BYTES, SecretValue, SourceContext, check_value, clean_text, seconds_option
 
 __all__ = ["CommandSource", "build", "STDERR_TAIL_BYTES"]
 
@@ -300,6 +300,4 @@ def build(decl: SecretDecl, ctx: SourceContext) -> CommandSource:
             raise SecretError(decl.name, "command", f"'command' cannot be split into arguments: {exc}", decl.span) from None
     else:
         argv = tuple(str(a) if not isinstance(a, str) else a for a in raw)
-    timeout = opts.get("timeout")
-    timeout = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0 else float(ctx.command_timeout)
-    return CommandSource(decl, argv, timeout, ctx)
+    return CommandSource(decl, argv, seconds_option(opts.get("timeout"), ctx.command_timeout), ctx)

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import SecretError
 from ..model import SecretDecl
-from .base import SecretValue, SourceContext, check_value, clean_text
+from .base import SecretValue, SourceContext, check_value, clean_text, seconds_option
 
 __all__ = ["KeyringSource", "build", "DEFAULT_TIMEOUT_S"]
 
@@ -99,7 +99,5 @@ def build(decl: SecretDecl, ctx: SourceContext) -> KeyringSource:
     spec = decl.options.get("keyring") or {}
     if not isinstance(spec, Mapping):
         spec = {}
-    timeout = decl.options.get("timeout", spec.get("timeout"))
-    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-        timeout = DEFAULT_TIMEOUT_S
-    return KeyringSource(decl, str(spec.get("service") or ""), str(spec.get("username") or ""), float(timeout), ctx)
+    timeout = seconds_option(decl.options.get("timeout", spec.get("timeout")), DEFAULT_TIMEOUT_S)
+    return KeyringSource(decl, str(spec.get("service") or ""), str(spec.get("username") or ""), timeout, ctx)

@@ -41,7 +41,7 @@ from urllib.parse import quote_plus, urlsplit, urlunsplit
 from ..errors import RunnerError, SecretError, TransportError
 from ..model import SecretDecl
 from ..template import TemplateError
-from .base import SecretValue, SourceContext, check_value, clean_text
+from .base import SecretValue, SourceContext, check_value, clean_text, seconds_option
 
 __all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S"]
 
@@ -192,15 +192,13 @@ class OAuth2Source:
         else:
             fields["client_id"] = client_id  # a public client: identify it in the body
 
-        timeout = self.options.get("timeout")
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout <= 0:
-            timeout = DEFAULT_TIMEOUT_S
+        timeout = seconds_option(self.options.get("timeout"), DEFAULT_TIMEOUT_S)
         shown_url = _strip_query(url)
 
         attempt = 0
         while True:
             try:
-                resp = post_form(url, fields, timeout=float(timeout), verify=self.ctx.verify_tls, auth=auth)
+                resp = post_form(url, fields, timeout=timeout, verify=self.ctx.verify_tls, auth=auth)
             except TransportError as exc:
                 raise self._fail(f"token endpoint {shown_url} could not be reached: {exc.message}", mask) from None
             if resp.status in (429, 503) and attempt < MAX_RETRIES:

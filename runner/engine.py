@@ -672,9 +672,16 @@ class _SpecRun:
             if status == 403 and not (st is not None and st.matches(403)):
                 return self._forbidden_step(req, built, resp, attempt, refreshed)
 
-            checks, failures = self.evaluator.evaluate(expect, resp, body, render=self._render_operand)
-            if not failures and req.captures:
-                failures = self._capture(req, resp, body)
+            try:  # operands and paths may hold ${env:...} / ${secret:...}: resolved only now
+                checks, failures = self.evaluator.evaluate(expect, resp, body, render=self._render_operand)
+                if not failures and req.captures:
+                    failures = self._capture(req, resp, body)
+            except SecretError as exc:
+                return self._secret_step(req, exc, self.redactor.mask(built.display_url))
+            except TemplateError as exc:
+                failure = Failure(FailureKind.TRANSPORT, f"cannot evaluate the expectations: {exc}", span=req.span)
+                return self._finish(req, built, Outcome.ERROR, attempt, resp=resp, failures=(failure,),
+                                    refreshed=refreshed)
             if failures and attempt < attempts and not (stop is not None and stop.is_set()):
                 self.sleep(delay)
                 continue

@@ -369,6 +369,22 @@ def test_undeclared_secret_is_auth(http_server, engine_run):
     assert http_server.received == []
 
 
+def test_expectation_that_cannot_be_rendered_is_error_or_auth_not_an_exception(http_server, engine_run):
+    spec = make_spec(
+        R("env", "/items", expect=Expect(json=(JsonCheck("$.count", (Predicate("eq", "${env:NOT_SET_ANYWHERE}"),)),))),
+        R("path", "/items", expect=Expect(json=(JsonCheck("$.${env:NOT_SET_ANYWHERE}", (Predicate("exists", True),)),))),
+        R("header", "/items", expect=Expect(headers=(HeaderCheck("ETag", (Predicate("eq", "${env:NOT_SET_ANYWHERE}"),)),))),
+        R("secret", "/items", expect=Expect(body=(Predicate("contains", "${secret:other}"),))),
+        base_url=http_server.url, secrets={"other": env_secret("other", "ALSO_MISSING")},
+    )
+    steps = engine_run(spec).steps
+    assert [s.outcome for s in steps] == [Outcome.ERROR, Outcome.ERROR, Outcome.ERROR, Outcome.AUTH]
+    assert steps[0].failures[0].message == (
+        "cannot evaluate the expectations: environment variable NOT_SET_ANYWHERE is not set")
+    assert steps[0].status == 200 and steps[0].response is not None
+    assert steps[3].failures[0].kind is FailureKind.SECRET and "ALSO_MISSING is not set" in steps[3].failures[0].message
+
+
 class _CountingSource:
     """A refreshable source handing out the given tokens in turn (counts fetches)."""
 

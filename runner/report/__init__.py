@@ -31,6 +31,7 @@ __all__ = [
     "body_is_binary",
     "body_sha256",
     "challenge_text",
+    "counts_text",
     "curl_of",
     "diagnosis_lines",
     "failure_lines",
@@ -42,7 +43,6 @@ __all__ = [
     "location_of",
     "not_checked",
     "pluralise",
-    "summary_counts",
     "summary_line",
 ]
 
@@ -67,18 +67,22 @@ def format_ms(ms: float | None) -> str:
     return "-" if f is None else f"{round(f)} ms"
 
 
-def summary_counts(run: RunResult) -> dict[Outcome, int]:
-    return run.counts()
-
-
-def summary_line(run: RunResult) -> str:
-    """`N passed, N failed, N auth, N errors, N skipped in T s` (T with 2 decimals)."""
-    c = run.counts()
-    secs = finite(run.duration_s) or 0.0
+def counts_text(steps: Iterable[StepResult], duration_s: float | None) -> str:
+    """`N passed, N failed, N auth, N errors, N skipped in T s` (T with 2 decimals): the
+    wording of the last line, of each file's line in the console and of the Markdown."""
+    c = {o: 0 for o in Outcome}
+    for step in steps:
+        c[step.outcome] += 1
+    secs = finite(duration_s) or 0.0
     return (
         f"{c[Outcome.PASS]} passed, {c[Outcome.FAIL]} failed, {c[Outcome.AUTH]} auth, "
         f"{c[Outcome.ERROR]} errors, {c[Outcome.SKIP]} skipped in {secs:.2f} s"
     )
+
+
+def summary_line(run: RunResult) -> str:
+    """The last line of a run: `counts_text` of every request."""
+    return counts_text(run.steps, run.duration_s)
 
 
 def location_of(step: StepResult) -> str | None:

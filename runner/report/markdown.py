@@ -19,7 +19,7 @@ import re
 
 from ..redact import Redactor
 from ..results import Outcome, RunResult, SpecResult, StepResult
-from . import body_excerpt, failure_lines, finite, format_ms, group_auth, summary_line
+from . import body_excerpt, counts_text, failure_lines, format_ms, group_auth, summary_line
 from .sanitize import scrub
 
 __all__ = ["render", "escape", "EMOJI"]
@@ -60,7 +60,6 @@ class _Writer:
         return f"{EMOJI[step.outcome]} {word}"
 
     def table(self, spec: SpecResult) -> list[str]:
-        secs = finite(spec.duration_s) or 0.0
         out = [f"### {self.cell(spec.name, 200)} ({self.cell(spec.path, 500)})", ""]
         if spec.error:
             out += [f"{EMOJI[Outcome.ERROR]} **could not run:** {self.cell(spec.error, 1000)}", ""]
@@ -73,11 +72,7 @@ class _Writer:
                     f"| {format_ms(s.elapsed_ms)} | {self.cell(s.name, 200)} |"
                 )
             out.append("")
-        counts = {o: spec.count(o) for o in Outcome}
-        out.append(
-            f"_{counts[Outcome.PASS]} passed, {counts[Outcome.FAIL]} failed, {counts[Outcome.AUTH]} auth, "
-            f"{counts[Outcome.ERROR]} errors, {counts[Outcome.SKIP]} skipped in {secs:.2f} s_"
-        )
+        out.append(f"_{counts_text(spec.steps, spec.duration_s)}_")
         out.append("")
         return out
 

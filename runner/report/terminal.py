@@ -48,9 +48,9 @@ from ..results import Outcome, RunResult, SpecResult, StepResult
 from . import (
     auth_reason,
     body_excerpt,
+    counts_text,
     curl_of,
     failure_lines,
-    finite,
     format_ms,
     group_auth,
     is_secret_failure,
@@ -304,8 +304,7 @@ class TerminalReporter:
                 self._print(t)
                 self._last_spec = None
                 return
-            secs = finite(spec.duration_s) or 0.0
-            self._print(Text(f"== {path}: {self._spec_counts(spec)} in {secs:.2f} s", style="runner.muted"))
+            self._print(Text(f"== {path}: {counts_text(spec.steps, spec.duration_s)}", style="runner.muted"))
             self._last_spec = None
 
     def close(self) -> None:
@@ -351,11 +350,6 @@ class TerminalReporter:
             self._print(self._summary(run))
 
     # -- pieces --------------------------------------------------------------------
-    def _spec_counts(self, spec: SpecResult) -> str:
-        c = {o: spec.count(o) for o in Outcome}
-        return (f"{c[Outcome.PASS]} passed, {c[Outcome.FAIL]} failed, {c[Outcome.AUTH]} auth, "
-                f"{c[Outcome.ERROR]} errors, {c[Outcome.SKIP]} skipped")
-
     def _summary(self, run: RunResult) -> Text:
         line = summary_line(run)
         c = run.counts()
@@ -414,8 +408,7 @@ class TerminalReporter:
         if spec.error:
             table.add_row(Text(self._s(spec.error, oneline=True, limit=_NOTE_LIMIT)), "", "", "", "",
                           Text(" ERROR ", style="runner.error"))
-        secs = finite(spec.duration_s) or 0.0
-        table.caption = Text(f"{self._spec_counts(spec)} in {secs:.2f} s", style="runner.muted")
+        table.caption = Text(counts_text(spec.steps, spec.duration_s), style="runner.muted")
         table.caption_justify = "left"
         return table
 

@@ -193,6 +193,10 @@ def check_references(spec: m.Spec, *, var_names: set[str], secret_names: set[str
             return smap.key_span(path) if is_key else smap.value_span(path)
         return default or fallback
 
+    def check_secret_name(name: str, span: Span | None) -> None:
+        if name not in secrets:
+            diagnostics.append(Diagnostic(f"secret '{name}' is not declared", span or fallback, _known_secret_hint(name, secrets) or "declare it under `secrets:` in the spec or the config"))
+
     def check_value(value: Any, path: tuple, default: Span | None, known_vars: set[str], req: m.RequestDef | None) -> None:
         for sub_path, is_key, text in _walk(value, path):
             if "${" not in text:
@@ -205,19 +209,12 @@ def check_references(spec: m.Spec, *, var_names: set[str], secret_names: set[str
                 continue
             for ref in refs:
                 if ref.kind == "secret":
-                    if ref.name not in secrets:
-                        diagnostics.append(Diagnostic(f"secret '{ref.name}' is not declared", where, _known_secret_hint(ref.name, secrets) or "declare it under `secrets:` in the spec or the config"))
+                    check_secret_name(ref.name, where)
                 elif ref.kind == "var" and ref.name not in known_vars:
                     diagnostics.append(_undefined(ref.name, where, req, known_vars, captured_at))
 
-    def check_secret_name(name: str, span: Span | None) -> None:
-        if name not in secrets:
-            diagnostics.append(Diagnostic(f"secret '{name}' is not declared", span or fallback, _known_secret_hint(name, secrets) or "declare it under `secrets:` in the spec or the config"))
-
     def check_auth(auth: m.Auth | None) -> None:
-        if isinstance(auth, m.BearerAuth):
-            check_secret_name(auth.secret, auth.span)
-        elif isinstance(auth, m.HeaderAuth):
+        if isinstance(auth, (m.BearerAuth, m.HeaderAuth)):
             check_secret_name(auth.secret, auth.span)
         elif isinstance(auth, m.BasicAuth):
             check_secret_name(auth.password_secret, auth.span)

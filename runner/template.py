@@ -40,20 +40,22 @@ class TemplateError(Exception):
 
 
 def _parse(inner: str, text: str) -> Ref:
+    """The reference `text` (`${inner}`). Messages never quote it: it is a document
+    value, and an env default may be a credential."""
     inner = inner.strip()
     if inner.startswith("env:"):
         rest = inner[4:]
         name, sep, default = rest.partition(":-")
         if not _NAME.match(name):
-            raise TemplateError(f"malformed reference '{text}': expected ${{env:NAME}}")
+            raise TemplateError("malformed reference: expected ${env:NAME} or ${env:NAME:-default}")
         return Ref("env", name, default if sep else None, text)
     if inner.startswith("secret:"):
         name = inner[7:]
         if not _NAME.match(name):
-            raise TemplateError(f"malformed reference '{text}': expected ${{secret:NAME}}")
+            raise TemplateError("malformed reference: expected ${secret:NAME}")
         return Ref("secret", name, None, text)
     if not _NAME.match(inner):
-        raise TemplateError(f"malformed reference '{text}': expected ${{name}}, ${{env:NAME}} or ${{secret:NAME}}")
+        raise TemplateError("malformed reference: expected ${name}, ${env:NAME} or ${secret:NAME}")
     return Ref("var", inner, None, text)
 
 

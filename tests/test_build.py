@@ -217,3 +217,9 @@ def test_nul_in_a_path_or_command_is_a_load_error():
         (6, "file 'f': the path holds a NUL character"),
         (6, "file 'g': the path holds a NUL character"),
     ]
+
+
+def test_malformed_reference_message_never_quotes_the_value():
+    (d,) = refs(f"requests:\n  - url: '/x/${{env:NOT A NAME:-{CANARY}}}'\n")
+    assert d.message == "malformed reference: expected ${env:NAME} or ${env:NAME:-default}"
+    assert d.span.line == 2

@@ -42,6 +42,7 @@ __all__ = [
     "is_secret_failure",
     "location_of",
     "not_checked",
+    "outcome_label",
     "pluralise",
     "summary_line",
 ]
@@ -83,6 +84,13 @@ def counts_text(steps: Iterable[StepResult], duration_s: float | None) -> str:
 def summary_line(run: RunResult) -> str:
     """The last line of a run: `counts_text` of every request."""
     return counts_text(run.steps, run.duration_s)
+
+
+def outcome_label(step: StepResult) -> str:
+    """The outcome's word, with the status for an unexpected 401 (`AUTH 401`)."""
+    if step.outcome is Outcome.AUTH and step.status is not None:
+        return f"AUTH {step.status}"
+    return step.outcome.value
 
 
 def location_of(step: StepResult) -> str | None:

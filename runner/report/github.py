@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ..redact import Redactor
 from ..results import Outcome, RunResult, StepResult
-from . import auth_reason
+from . import auth_reason, outcome_label
 from .sanitize import scrub
 
 __all__ = ["annotations", "add_mask", "escape_data", "escape_property"]
@@ -65,9 +65,7 @@ def annotations(run: RunResult, *, redactor: Redactor | None = None) -> list[str
         for step in spec.steps:
             if step.outcome not in (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR):
                 continue
-            label = step.outcome.value
-            if step.outcome is Outcome.AUTH and step.status is not None:
-                label += f" {step.status}"
+            label = outcome_label(step)
             props: list[tuple[str, str]] = []
             if step.span is not None:
                 props.append(("file", scrub(step.span.path, redactor, oneline=True, limit=1000)))

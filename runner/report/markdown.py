@@ -19,7 +19,7 @@ import re
 
 from ..redact import Redactor
 from ..results import Outcome, RunResult, SpecResult, StepResult
-from . import body_excerpt, counts_text, failure_lines, format_ms, group_auth, summary_line
+from . import body_excerpt, counts_text, failure_lines, format_ms, group_auth, outcome_label, summary_line
 from .sanitize import scrub
 
 __all__ = ["render", "escape", "EMOJI"]
@@ -54,10 +54,7 @@ class _Writer:
         return escape(scrub(value, self.redactor, oneline=True, limit=limit)) or " "
 
     def outcome(self, step: StepResult) -> str:
-        word = step.outcome.value
-        if step.outcome is Outcome.AUTH and step.status is not None:
-            word += f" {step.status}"
-        return f"{EMOJI[step.outcome]} {word}"
+        return f"{EMOJI[step.outcome]} {outcome_label(step)}"
 
     def table(self, spec: SpecResult) -> list[str]:
         out = [f"### {self.cell(spec.name, 200)} ({self.cell(spec.path, 500)})", ""]

@@ -54,6 +54,7 @@ from . import (
     format_ms,
     group_auth,
     is_secret_failure,
+    outcome_label,
     pluralise,
     summary_line,
 )
@@ -116,11 +117,9 @@ def _console_environ(environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def _label(step: StepResult) -> str:
-    if step.outcome is Outcome.AUTH:
-        if step.status is not None:
-            return f"AUTH {step.status}"
+    if step.outcome is Outcome.AUTH and step.status is None:
         return "AUTH secret" if is_secret_failure(step) else "AUTH"
-    return step.outcome.value
+    return outcome_label(step)
 
 
 def _note(step: StepResult, redactor: Redactor | None) -> tuple[str, str]:

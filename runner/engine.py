@@ -571,7 +571,7 @@ class _SpecRun:
             truncated = True
         return ResponseSnapshot(
             status=resp.status,
-            reason=resp.reason,
+            reason=mask(resp.reason),
             headers=headers,
             body=body,
             elapsed_ms=resp.elapsed_ms,
@@ -759,7 +759,7 @@ class _SpecRun:
             www_authenticate=masked.header_all("WWW-Authenticate"),
             token=token,
             secret=secret,
-            source=self.store.describe(decl) if decl is not None else None,
+            source=self.redactor.mask(self.store.describe(decl)) if decl is not None else None,
             declared_at=decl.span if decl is not None else None,
             sent_scheme=built.scheme if built.scheme in ("Bearer", "Basic") else ("Bearer" if built.scheme else None),
             now=time.time(),

@@ -194,6 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         if route == "/headers":
             return self._send(200, b"{}", list(query.items()))
+        if route == "/reason":  # a reason phrase of the server's choosing (an echo of the query)
+            self.send_response(int(query.get("code", "200")), query.get("r", "OK"))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         if route == "/text":
             return self._send(200, query.get("t", "hello world").encode(), ctype="text/plain")
         return self._json(404, {"error": "not found"})

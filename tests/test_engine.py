@@ -485,6 +485,21 @@ def test_server_echoes_are_masked_everywhere(bearer_spec, engine_run, http_serve
     assert_no_canary(engine_run.steps)
 
 
+def test_reason_phrase_and_secret_source_description_are_masked(http_server, engine_run):
+    # a reason phrase that echoes the token; a command source whose argv holds the value
+    spec = make_spec(
+        R("reason", "/reason?code=401&r=bad+${secret:token}"),
+        R("reason ok", "/reason?r=hi+${secret:token}"),
+        base_url=http_server.url, auth=BearerAuth("token"),
+        secrets={"token": SecretDecl("token", "command", {"command": ["echo", CANARY]}, Span.point("spec.yaml", 3, 3), "/tmp")},
+    )
+    result = engine_run(spec)
+    assert [s.outcome for s in result.steps] == [Outcome.AUTH, Outcome.PASS]
+    assert result.steps[0].auth.source == "command echo ***"
+    assert result.steps[1].response.reason == "hi ***"
+    assert_no_canary(result)
+
+
 def test_curl_uses_placeholders(bearer_spec, engine_run):
     spec = bearer_spec(R("post", "/echo", method="POST", body=JsonBody({"a": "$literal"}),
                          headers=(("X-Note", 'say "hi"'),)))

@@ -201,7 +201,10 @@ def test_cycle_between_two_secrets_is_an_error_not_a_deadlock(server):
 
 @pytest.mark.parametrize(
     ("expires_in", "lifetime"),
-    [(3600, 3600.0), ("120", 120.0), (-5, None), ("soon", None), (None, None), (0, None), (True, None)],
+    [
+        (3600, 3600.0), ("120", 120.0), (-5, None), ("soon", None), (None, None), (0, None), (True, None),
+        (10**400, None), ("\u00b2", None),  # beyond float range, a digit float() refuses: were exceptions
+    ],
 )
 def test_expires_in_forms(server, expires_in, lifetime):
     server.expires_in = expires_in
@@ -460,3 +463,15 @@ def test_retry_wait_is_cut_short_by_the_stop_event(server):
 
 def test_absurd_timeout_is_no_practical_limit_not_a_crash(server):
     assert decode_jwt(source(oauth(server, timeout=10**400)).fetch().value)["sub"] == "demo-client"
+
+
+def test_token_url_that_urlsplit_refuses_is_a_secret_error(server):
+    assert "'token_url' is not a valid URL" in failure(source(oauth(server, token_url="http://[oops/token"))).reason
+
+
+def test_retry_after_digit_that_is_not_decimal_waits_the_default(server):
+    server.mode, server.retry_after, server.failures = "retry_then_ok", "\u00b2", 1
+    waits = []
+    src = source(oauth(server))
+    src.sleep = waits.append
+    assert src.fetch().value and waits == [1.0]

@@ -67,7 +67,7 @@ def _retry_after(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isdecimal():  # not isdigit: '²' is a digit that float() refuses
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -82,11 +82,14 @@ def _expires_in(raw: Any) -> float | None:
     """`expires_in` as seconds, or None when missing, not a number, zero or negative."""
     if isinstance(raw, bool):
         return None
-    if isinstance(raw, (int, float)):
-        seconds = float(raw)
-    elif isinstance(raw, str) and raw.strip().isdigit():
-        seconds = float(raw.strip())
-    else:
+    try:
+        if isinstance(raw, (int, float)):
+            seconds = float(raw)
+        elif isinstance(raw, str) and raw.strip().isdecimal():  # not isdigit: '²' is a digit float() refuses
+            seconds = float(raw.strip())
+        else:
+            return None
+    except OverflowError:  # an integer beyond float range: no usable lifetime
         return None
     if seconds != seconds or seconds <= 0 or seconds == float("inf"):
         return None
@@ -150,7 +153,11 @@ class OAuth2Source:
         if self.decl.name in {r for r in _secret_refs(self.options.get("client_secret"))}:
             raise self._fail("'client_secret' refers to this same secret")
         url = self._text_option("token_url", required=True) or ""
-        if urlsplit(url).scheme not in ("http", "https"):
+        try:
+            scheme = urlsplit(url).scheme
+        except ValueError as exc:  # "Invalid IPv6 URL"
+            raise self._fail(f"'token_url' is not a valid URL ({exc})") from None
+        if scheme not in ("http", "https"):
             raise self._fail("'token_url' must be an http:// or https:// URL")
         client_id = self._text_option("client_id", required=True) or ""
         client_secret = self._text_option("client_secret") or ""

@@ -155,7 +155,6 @@ class _Built:
     token: str | None
     scheme: str | None  # "Bearer", "Basic", header name, or None (no credentials)
     basic: tuple[str, str] | None
-    secret_names: frozenset[str]
     body_text: str | None
     used_secrets: list[str]
 
@@ -529,7 +528,7 @@ class _SpecRun:
             max_body=plan.max_body,
             secret_header_names=frozenset(secret_names),
         )
-        return _Built(prepared, display_url, decl, auth_secret, token, scheme, basic, frozenset(secret_names), body_text, self._used)
+        return _Built(prepared, display_url, decl, auth_secret, token, scheme, basic, body_text, self._used)
 
     # -- presenting (masked)
     def _request_snapshot(self, built: _Built) -> RequestSnapshot:
@@ -538,7 +537,7 @@ class _SpecRun:
         structural: dict[int, str] = {}
         for i, (name, value) in enumerate(p.headers):
             lname = name.lower()
-            if lname in built.secret_names:
+            if lname in p.secret_header_names:
                 head, sep, _rest = value.partition(" ")
                 structural[i] = f"{head} {MASK}" if sep and lname in ("authorization", "proxy-authorization") else MASK
                 lines.append("")

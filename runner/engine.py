@@ -283,7 +283,7 @@ class _SpecRun:
             values.append(body.text)
         elif isinstance(body, FilesBody):
             values.append([v for _, v in body.fields] + [p.content for p in body.files if p.content])
-        auth = req.auth if req.auth is not None else self.spec.auth
+        auth = self._auth_for(req)
         if isinstance(auth, BasicAuth):
             values.append(auth.username)
         exp = req.expect
@@ -626,9 +626,7 @@ class _SpecRun:
             built = self._build(req, plan)
         except SecretError as exc:
             return self._secret_step(req, exc)
-        except TemplateError as exc:
-            return self._error_step(req, f"cannot build the request: {exc}")
-        except _BuildError as exc:
+        except (TemplateError, _BuildError) as exc:
             return self._error_step(req, f"cannot build the request: {exc}")
 
         attempts = max(1, plan.retry.attempts) if plan.retry else 1

@@ -212,10 +212,10 @@ class App:
             return self.run(paths)
 
     def run(self, paths: list[str] | None = None) -> int:
-        with _gc_frozen():
-            return self._run(paths)
+        with _gc_frozen(), contextlib.ExitStack() as cleanup:
+            return self._run(paths, cleanup)
 
-    def _run(self, paths: list[str] | None = None) -> int:
+    def _run(self, paths: list[str] | None, cleanup: contextlib.ExitStack) -> int:
         started = time.monotonic()
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         config, env, base_url, config_vars, secrets, specs = self._load(
@@ -292,6 +292,8 @@ class App:
             redactor=self.redactor,
             environ=self.environ,
         )
+        # A run that ends in an exception still stops the live progress line (and shows the cursor again).
+        cleanup.callback(self._guard, reporter.close)
         environment = self.args.env
         self._guard(reporter.start, __version__, [s.path for s in specs], environment, tuple(warnings))
 

@@ -558,3 +558,23 @@ def test_a_bug_is_exit_70_with_a_one_line_message_and_no_secret(demo, cwd, monke
     assert "internal error: RuntimeError" in err and "report" in err
     assert ("Traceback" in err) == debug
     assert CANARY not in out + err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_bug_mid_run_on_a_terminal_gives_the_cursor_back(demo, cwd, monkeypatch):
+    from runner.report import junit
+
+    def broken_render(run, **_kw):
+        raise RuntimeError("reporter bug")
+
+    monkeypatch.setattr(junit, "render", broken_render)
+    spec(cwd, "a.yaml", PASSING)
+    code, out, err = run_cli(["run", "a.yaml", "--junit", "j.xml"], env_for(demo, token=CANARY, TERM="xterm"),
+                             stdout=_Terminal())
+    assert code == 70, out + err
+    assert "\x1b[?25l" in out  # the live progress line hid the cursor...
+    assert out.rindex("\x1b[?25h") > out.rindex("\x1b[?25l")  # ...and it is shown again

@@ -461,6 +461,17 @@ def test_command_masks_secret_looking_arguments():
     assert source.describe() == "command tool --token *** -k plain"
 
 
+def test_command_masks_credential_headers_and_user_password_arguments():
+    argv = ("curl", "-H", f"Authorization: Bearer {CANARY}", "-H", f"X-Api-Key: {CANARY}", "-H", "Accept: text/plain")
+    source = make_source(cmd(*argv, "--user", f"bob:{CANARY}", "-u", "alice", "https://idp/token"), ctx())
+    assert source.describe() == (
+        "command curl -H 'Authorization: ***' -H 'X-Api-Key: ***' -H 'Accept: text/plain' --user *** -u alice https://idp/token"
+    )
+    code = "import sys; sys.stderr.write('sent ' + sys.argv[2] + ' ' + sys.argv[4] + '\\n'); sys.exit(1)"
+    err = failure(cmd(sys.executable, "-c", code, "-H", f"Authorization: Bearer {CANARY}", "-u", f"bob:{CANARY}"))
+    assert "sent Authorization: *** ***" in err.reason, err.reason
+
+
 def test_command_stderr_masks_secret_arguments_and_assignments():
     code = "import sys; sys.stderr.write('bad token=abc12345 \"api_key\": \"k-9876\" ' + sys.argv[2] + '\\n'); sys.exit(1)"
     err = failure(cmd(sys.executable, "-c", code, "--token", CANARY))

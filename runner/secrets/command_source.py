@@ -53,30 +53,42 @@ _ASSIGNMENT = re.compile(
 
 
 _SECRET_FLAG = re.compile(r"^-{1,2}[^=\s]+$")
+# `Authorization: Bearer ...`, `X-Api-Key: ...` (curl -H): a header whose name looks secret.
+_SECRET_HEADER = re.compile(r"^([A-Za-z0-9_-]+)\s*:\s*(\S.*)$", re.S)
+_USER_FLAGS = ("-u", "--user", "-U", "--proxy-user")  # curl's user:password
 
 
 def _secret_args(argv: tuple[str, ...]) -> tuple[str, ...]:
-    """The values of `--token=...` and `--password VALUE` arguments (masked in messages and stderr)."""
+    """The values of `--token=...`, `--password VALUE`, `Authorization: ...` and
+    `--user NAME:PASSWORD` arguments (masked in messages and stderr)."""
     out = []
     for i, arg in enumerate(argv):
+        prev = argv[i - 1] if i > 0 else ""
         m = _SECRET_ARG.match(arg)
+        h = _SECRET_HEADER.match(arg)
         if m and SENSITIVE_KEY.search(m.group(1)):
-            value = m.group(2)
-        elif i > 0 and _SECRET_FLAG.match(argv[i - 1]) and SENSITIVE_KEY.search(argv[i - 1]):
-            value = arg
+            values = [m.group(2)]
+        elif h and SENSITIVE_KEY.search(h.group(1)):
+            values = [h.group(2), h.group(2).split()[-1]]  # "Bearer abc" and "abc"
+        elif prev in _USER_FLAGS and ":" in arg:
+            values = [arg, arg.partition(":")[2]]
+        elif _SECRET_FLAG.match(prev) and SENSITIVE_KEY.search(prev):
+            values = [arg]
         else:
             continue
-        if len(value) >= 4:
-            out.append(value)
+        out.extend(v for v in values if len(v) >= 4)
     return tuple(out)
 
 
 def _display_arg(arg: str) -> str:
-    """An argv element for messages: `password=...` / `--token=...` values are masked,
-    control characters removed, long arguments (inline scripts) shortened."""
+    """An argv element for messages: `password=...` / `--token=...` / `Authorization: ...`
+    values are masked, control characters removed, long arguments (inline scripts) shortened."""
     m = _SECRET_ARG.match(arg)
     if m and SENSITIVE_KEY.search(m.group(1)):
         return shlex.quote(clean_text(m.group(1), 40)) + "=***"
+    h = _SECRET_HEADER.match(arg)
+    if h and SENSITIVE_KEY.search(h.group(1)):
+        return shlex.quote(clean_text(h.group(1), 40) + ": ***")
     return shlex.quote(clean_text(arg, _MAX_ARG_CHARS))
 
 

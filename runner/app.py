@@ -15,7 +15,7 @@ import signal
 import stat
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, TextIO
@@ -370,7 +370,7 @@ class App:
         threads = _start_workers(work, len(specs), self.args.jobs)
         remaining = len(specs)
         last_write = time.monotonic()
-        reports_wanted = self._reports_wanted()
+        report_targets = self._report_targets()
 
         def snapshot(final: bool) -> RunResult:
             with state:
@@ -401,8 +401,8 @@ class App:
                 if kind == "done":
                     remaining -= 1
                 now = time.monotonic()
-                if reports_wanted and (kind == "done" or now - last_write >= REPORT_INTERVAL_S):
-                    self._write_reports(snapshot(final=False), final=False)
+                if report_targets and (kind == "done" or now - last_write >= REPORT_INTERVAL_S):
+                    self._write_reports(snapshot(final=False), report_targets, final=False)
                     last_write = now
                 if stop.is_set():
                     # Give the requests in flight a moment to finish, then stop waiting for them.
@@ -430,12 +430,12 @@ class App:
                 self._guard(reporter.step, step)
             self._guard(reporter.spec_done, p_result)
             next_to_report += 1
-        self._write_reports(run, final=True)
+        self._write_reports(run, report_targets, final=True)
         if github:
             from .report.github import annotations
 
             for line in annotations(run, redactor=self.redactor):
-                self._write(self.redactor.mask(line) + "\n")
+                self._write(line + "\n")  # masked by _write
         self._guard(reporter.finish, run)
         del threads  # daemon threads; any still blocked in a request end with the process
         if self._final_report_error and run.exit_code() not in (ExitCode.SIGINT, ExitCode.SIGTERM):
@@ -472,20 +472,17 @@ class App:
             first = False
         return SpecResult(path=p.spec.path, name=p.spec.name, steps=tuple(steps), tags=p.spec.tags)
 
-    def _reports_wanted(self) -> bool:
-        return bool(getattr(self.args, "junit", None) or getattr(self.args, "json_report", None)
-                    or getattr(self.args, "summary", None))
-
-    def _write_reports(self, run: RunResult, *, final: bool) -> None:
+    def _report_targets(self) -> list[tuple[str, Callable[..., str]]]:
+        """(path, render) of every report file asked for on the command line."""
         from .report import json_report, junit, markdown
 
-        targets: list[tuple[str, Callable[[RunResult], str]]] = []
-        if getattr(self.args, "junit", None):
-            targets.append((self.args.junit, junit.render))
-        if getattr(self.args, "json_report", None):
-            targets.append((self.args.json_report, json_report.render))
-        if getattr(self.args, "summary", None):
-            targets.append((self.args.summary, markdown.render))
+        wanted = ((self.args.junit, junit.render), (self.args.json_report, json_report.render),
+                  (self.args.summary, markdown.render))
+        return [(path, render) for path, render in wanted if path]
+
+    def _write_reports(self, run: RunResult, targets: list[tuple[str, Callable[..., str]]], *, final: bool) -> None:
+        from .report import markdown
+
         for path, render in targets:
             try:
                 write_atomic(path, self.redactor.mask(render(run, redactor=self.redactor)))

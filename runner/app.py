@@ -392,28 +392,23 @@ class App:
 
         try:
             while remaining:
-                try:
-                    kind, index, payload = events.get(timeout=0.2)
-                except queue.Empty:
-                    kind = None
-                if kind == "crash":
-                    raise payload
-                if kind == "done":
-                    remaining -= 1
+                # Everything already posted is taken at once: files that finish together
+                # cost one rewrite of the reports, not one each.
+                batch = _drain(events, timeout=0.2)
+                for kind, _index, payload in batch:
+                    if kind == "crash":
+                        raise payload
+                done = sum(1 for kind, _index, _payload in batch if kind == "done")
+                remaining -= done
                 now = time.monotonic()
-                if report_targets and (kind == "done" or now - last_write >= REPORT_INTERVAL_S):
+                if report_targets and (done or now - last_write >= REPORT_INTERVAL_S):
                     self._write_reports(snapshot(final=False), report_targets, final=False)
                     last_write = now
                 if stop.is_set():
                     # Give the requests in flight a moment to finish, then stop waiting for them.
                     deadline = time.monotonic() + 0.5
                     while remaining and time.monotonic() < deadline:
-                        try:
-                            kind, index, payload = events.get(timeout=0.05)
-                        except queue.Empty:
-                            continue
-                        if kind == "done":
-                            remaining -= 1
+                        remaining -= sum(1 for kind, *_ in _drain(events, timeout=0.05) if kind == "done")
                     break
         finally:
             _restore_signals(previous)
@@ -580,6 +575,19 @@ def _gc_frozen():
         yield
     finally:
         gc.unfreeze()
+
+
+def _drain(events: queue.Queue, *, timeout: float) -> list[tuple]:
+    """The workers' events: the first one waited for (up to `timeout`), then all already queued."""
+    try:
+        batch = [events.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            batch.append(events.get_nowait())
+        except queue.Empty:
+            return batch
 
 
 def _isatty(stream: TextIO) -> bool:

@@ -18,6 +18,7 @@ MASK = "***"
 # Keys whose values are masked in YAML snippets and error messages even before any
 # secret is known (a token pasted into a spec file by mistake).
 SENSITIVE_KEY = re.compile(r"(authorization|token|secret|password|passwd|api[-_.]?key|cookie|credential)", re.I)
+_ERRORS = "surrogatepass"
 _MIN_LEN = 4  # shorter values would mask ordinary words; they are still never printed by us on purpose
 
 
@@ -35,8 +36,10 @@ class Redactor:
         if label:
             with self._lock:
                 self._labels[value] = label
-        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
-        forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
+        # surrogatepass: a captured JSON string may hold a lone surrogate ("\udc00")
+        forms = {value, json.dumps(value)[1:-1]}
+        forms.update((quote(value, safe="", errors=_ERRORS), quote_plus(value, errors=_ERRORS)))
+        forms.add(base64.b64encode(value.encode("utf-8", _ERRORS)).decode().rstrip("="))
         with self._lock:
             changed = False
             for form in forms:
@@ -50,7 +53,7 @@ class Redactor:
     def add_basic(self, username: str, password: str) -> None:
         """Basic auth sends base64("user:password"): mask that exact header value too."""
         self.add(password)
-        self.add(base64.b64encode(f"{username}:{password}".encode()).decode())
+        self.add(base64.b64encode(f"{username}:{password}".encode("utf-8", _ERRORS)).decode())
 
     @property
     def values(self) -> tuple[str, ...]:

@@ -500,6 +500,17 @@ def test_reason_phrase_and_secret_source_description_are_masked(http_server, eng
     assert_no_canary(result)
 
 
+def test_sensitive_capture_with_a_lone_surrogate_is_masked_not_a_crash(http_server, engine_run):
+    from urllib.parse import quote
+
+    body = '{"access_token": "ab\\udc00cdef"}'  # valid JSON: a lone surrogate escape
+    spec = make_spec(R("login", "/text?t=" + quote(body), captures=(Capture("access_token", "$.access_token"),)),
+                     base_url=http_server.url)
+    (step,) = engine_run(spec).steps
+    assert step.outcome is Outcome.PASS
+    assert b"udc00" not in step.response.body and b"***" in step.response.body
+
+
 def test_curl_uses_placeholders(bearer_spec, engine_run):
     spec = bearer_spec(R("post", "/echo", method="POST", body=JsonBody({"a": "$literal"}),
                          headers=(("X-Note", 'say "hi"'),)))

@@ -90,6 +90,9 @@ class SecretStore:
         # Sources stamp expires_at with ctx.clock; renewals must read the same clock.
         self._clock = clock or ctx.clock
         self._entries: dict[tuple, _Entry] = {}
+        # id(decl) -> (decl, entry): get() runs per request, decl.identity() (a repr of
+        # the options) once per declaration. The decl is kept so its id is never reused.
+        self._by_decl: dict[int, tuple[SecretDecl, _Entry]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()  # keys being fetched by this thread (cycle guard)
         self._on_resolved = on_resolved  # e.g. print ::add-mask:: under GitHub Actions
@@ -100,6 +103,9 @@ class SecretStore:
         return ("override", decl.name) if decl.name in self._overrides else decl.identity()
 
     def _entry(self, decl: SecretDecl) -> _Entry:
+        hit = self._by_decl.get(id(decl))
+        if hit is not None and hit[0] is decl:
+            return hit[1]
         key = self._key(decl)
         with self._lock:
             entry = self._entries.get(key)
@@ -109,6 +115,7 @@ class SecretStore:
                 else:
                     source = make_source(decl, self._ctx)
                 entry = self._entries[key] = _Entry(source)
+            self._by_decl[id(decl)] = (decl, entry)
             return entry
 
     def source(self, decl: SecretDecl) -> SecretSource:
@@ -168,6 +175,11 @@ class SecretStore:
     def get(self, decl: SecretDecl) -> str:
         """The current value; fetched on first use and again shortly before it expires."""
         entry = self._entry(decl)
+        current = entry.value
+        if current is not None and (
+            entry.renew_at is None or not entry.source.refreshable or entry.renew_at > self._clock()
+        ):
+            return current.value  # resolved and fresh: no lock on the per-request path
         with self._locked(decl, entry):
             if entry.value is None and entry.error is None:
                 self._fetch(entry)

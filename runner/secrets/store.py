@@ -48,7 +48,6 @@ class _Entry:
     value: SecretValue | None = None
     error: SecretError | None = None
     renew_at: float | None = None
-    generation: int = 0  # bumped on every fetch
     fetches: int = 0
     refused: set[str] = field(default_factory=set)  # sha256 of values a refresh replaced
 
@@ -170,7 +169,6 @@ class SecretStore:
                 self._on_resolved(value.value)
                 for extra in value.also_mask:
                     self._on_resolved(extra)
-        entry.generation += 1
 
     def get(self, decl: SecretDecl) -> str:
         """The current value; fetched on first use and again shortly before it expires."""

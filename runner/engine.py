@@ -413,6 +413,13 @@ class _SpecRun:
         return req.auth if req.auth is not None else self.spec.auth
 
     def _build(self, req: RequestDef, plan: _Plan) -> _Built:
+        try:
+            return self._assemble(req, plan)
+        except UnicodeEncodeError as exc:  # a captured JSON string with a lone surrogate ("\udc00")
+            char = f"U+{ord(exc.object[exc.start]):04X}" if isinstance(exc.object, str) else "a character"
+            raise _BuildError(f"a value is not valid Unicode text ({char} cannot be encoded)") from None
+
+    def _assemble(self, req: RequestDef, plan: _Plan) -> _Built:
         self._used = []
         url = _text(self._render(req.url))
         if "://" not in url[:12]:

@@ -511,6 +511,24 @@ def test_sensitive_capture_with_a_lone_surrogate_is_masked_not_a_crash(http_serv
     assert b"udc00" not in step.response.body and b"***" in step.response.body
 
 
+@pytest.mark.parametrize("use", [
+    {"body": JsonBody({"x": "${v}"})},
+    {"body": FormBody((("x", "${v}"),))},
+    {"body": RawBody("x=${v}")},
+    {"query": (("q", "${v}"),)},
+])
+def test_captured_lone_surrogate_in_a_body_or_query_is_an_error_step(http_server, engine_run, use):
+    from urllib.parse import quote
+
+    body = '{"v": "ab\\udc00cdef"}'  # valid JSON, not encodable as UTF-8
+    spec = make_spec(R("get", "/text?t=" + quote(body), captures=(Capture("v", "$.v"),)),
+                     R("use", "/echo", method="POST", **use), base_url=http_server.url)
+    steps = engine_run(spec).steps
+    assert [s.outcome for s in steps] == [Outcome.PASS, Outcome.ERROR]
+    assert steps[1].failures[0].message == (
+        "cannot build the request: a value is not valid Unicode text (U+DC00 cannot be encoded)")
+
+
 def test_curl_uses_placeholders(bearer_spec, engine_run):
     spec = bearer_spec(R("post", "/echo", method="POST", body=JsonBody({"a": "$literal"}),
                          headers=(("X-Note", 'say "hi"'),)))

@@ -284,7 +284,6 @@ def diagnose(
     declared_at: Span | None = None,
     sent_scheme: str | None = None,
     now: float | None = None,
-    audience: str | None = None,
     refreshed: bool = False,
 ) -> AuthDiagnosis:
     challenges = parse_challenges(www_authenticate)
@@ -294,7 +293,7 @@ def diagnose(
         fp = fingerprint(token)
         claims = jwt_claims(token)
         if claims is not None:
-            notes = tuple("JWT " + n for n in token_notes(claims, now=now, audience=audience))
+            notes = tuple("JWT " + n for n in token_notes(claims, now=now))
     return AuthDiagnosis(
         secret=secret,
         source=source,

@@ -1,6 +1,5 @@
 """The oauth2 client-credentials source against a real token endpoint on 127.0.0.1
-(tests/token_server.py), through runner.transport.post_form when it exists, else a
-urllib stand-in that also does real HTTP."""
+(tests/token_server.py), through runner.transport.post_form."""
 
 from __future__ import annotations
 
@@ -18,8 +17,9 @@ from runner.redact import Redactor
 from runner.secrets import SecretStore, SourceContext, make_source
 from runner.source import Span
 from runner.template import Scope, render
+from runner.transport import post_form
 
-from tests.token_server import TokenServer, decode_jwt, transport_post_form
+from tests.token_server import TokenServer, decode_jwt
 
 CANARY = "rr-CANARY-9f8e7d6c5b4a"
 CLIENT_SECRET = CANARY + " :+&%/="  # characters that RFC 6749 2.3.1 form-encoding changes
@@ -50,7 +50,7 @@ def make_ctx(environ=None, clock=None, store_ref=None, decls=None) -> SourceCont
         return render(value, Scope(variables={}, environ=environ, secret=secret))
 
     kw = {"clock": clock} if clock else {}
-    return SourceContext(environ=environ, resolve_ref=resolve_ref, post_form=transport_post_form(), **kw)
+    return SourceContext(environ=environ, resolve_ref=resolve_ref, post_form=post_form, **kw)
 
 
 def oauth(server: TokenServer, name: str = "api_token", **options) -> SecretDecl:

@@ -23,10 +23,7 @@ exp and a jti counter. `mode` selects the answer:
     redirect         302 to another URL with a query string
     server_error     500 text/html
 
-Wrong client credentials always get 401 invalid_client (whatever the mode).
-
-`urllib_post_form` is a tiny stand-in for `runner.transport.post_form` (real HTTP
-through urllib, no redirects) used when the transport module is not available.
+Wrong client credentials always get 400 invalid_client (whatever the mode).
 """
 
 from __future__ import annotations
@@ -37,13 +34,11 @@ import hmac
 import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
-__all__ = ["TokenServer", "urllib_post_form", "decode_jwt", "transport_post_form"]
+__all__ = ["TokenServer", "decode_jwt"]
 
 SIGNING_KEY = b"token-server-test-key"
 
@@ -194,63 +189,3 @@ class TokenServer:
         if mode == "mac":
             doc["token_type"] = "mac"
         return self._json(200, doc)
-
-
-# ---- a stand-in transport -----------------------------------------------------------
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-def urllib_post_form(url: str, fields: dict[str, str], *, timeout: float, verify: bool = True, auth=None):
-    """POST a form with urllib: the same contract as runner.transport.post_form."""
-    from urllib.parse import urlencode
-
-    from runner.errors import TransportError
-    from runner.results import ResponseSnapshot
-
-    data = urlencode(fields).encode("ascii")
-    request = urllib.request.Request(url, data=data, method="POST")
-    request.add_header("Content-Type", "application/x-www-form-urlencoded")
-    request.add_header("Accept", "application/json")
-    if auth is not None:
-        basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode("latin-1")).decode("ascii")
-        request.add_header("Authorization", f"Basic {basic}")
-    opener = urllib.request.build_opener(_NoRedirect)
-    started = time.monotonic()
-    try:
-        try:
-            resp = opener.open(request, timeout=timeout)
-        except urllib.error.HTTPError as exc:
-            resp = exc
-        with resp:
-            body = resp.read()
-            status = resp.status if hasattr(resp, "status") and resp.status else resp.code
-            reason = getattr(resp, "reason", "") or ""
-            headers = tuple((k, v) for k, v in resp.headers.items())
-    except urllib.error.URLError as exc:
-        raise TransportError("connect", f"cannot connect to {url.split('?')[0]}: {exc.reason}") from None
-    except TimeoutError:
-        raise TransportError("timeout", f"no answer from {url.split('?')[0]} within {timeout:g} s") from None
-    except OSError as exc:
-        raise TransportError("other", f"{url.split('?')[0]}: {exc.strerror or exc}") from None
-    return ResponseSnapshot(
-        status=status,
-        reason=str(reason),
-        headers=headers,
-        body=body,
-        elapsed_ms=(time.monotonic() - started) * 1000,
-        url=url,
-        size=len(body),
-    )
-
-
-def transport_post_form():
-    """runner.transport.post_form when it exists, else the urllib stand-in."""
-    try:
-        from runner.transport import post_form  # type: ignore[attr-defined]
-    except ImportError:
-        return urllib_post_form
-    return post_form

@@ -452,11 +452,13 @@ def print_table(r: dict) -> None:
     if "runner_us_per_request" in r:
         rows.append(("runner run (whole CLI)", f"{r['runner_us_per_request']:.0f} us", f"{r['ratio']:.2f}x"))
         rows.append(("  of which: loading (validate)", f"{r['validate_us_per_request']:.0f} us", ""))
+    else:
+        rows.append(("runner run (whole CLI)", "n/a", "n/a"))
     if "engine_us_per_request" in r:
         ratio = r["engine_us_per_request"] / r["requests_us_per_request"]
         rows.append(("engine only (run_spec, no console)", f"{r['engine_us_per_request']:.0f} us", f"{ratio:.2f}x"))
     else:
-        rows.append(("runner run (whole CLI)", "n/a", "n/a"))
+        rows.append(("engine only (run_spec, no console)", "n/a", "n/a"))
     print()
     print(f"{n} authenticated GET /pets, status + JSONPath check; median of {r['repeats']} runs, per request:")
     width = max(len(name) for name, _, _ in rows)

@@ -127,7 +127,6 @@ class DemoServer:
         *,
         client_id: str = CLIENT_ID,
         client_secret: str = CLIENT_SECRET,
-        record: bool = True,
     ) -> None:
         self.host = host
         self.port = port
@@ -139,7 +138,6 @@ class DemoServer:
         self._pets: dict[int, dict[str, Any]] = {}
         self._next_id = 1
         self._revoked: set[str] = set()
-        self._record = record
         self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=10_000)
         self.tokens_issued = 0  # successful token endpoint calls
         self._httpd: ThreadingHTTPServer | None = None
@@ -294,9 +292,8 @@ class DemoServer:
             self._requests.clear()
 
     def _remember(self, request: RecordedRequest) -> None:
-        if self._record:
-            with self._lock:
-                self._requests.append(request)
+        with self._lock:
+            self._requests.append(request)
 
     # -- pets --------------------------------------------------------------------------
 

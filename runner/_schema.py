@@ -29,6 +29,7 @@ from jsonschema.validators import validator_for
 
 from ._yaml import SourceMap
 from .jsonvalue import json_type
+from .redact import shown_url
 from .source import Diagnostic
 
 __all__ = ["SCHEMA_NAMES", "schema_text", "load_validator", "validate", "check_body_schema"]
@@ -716,13 +717,6 @@ def non_local_ref(schema: Any, *, base_dir: str | None) -> str | None:
     return None
 
 
-def _shown_ref(ref: str) -> str:
-    """A $ref for a message: what may carry a credential (`user:pass@`, `?query`) masked, long ones cut."""
-    shown = re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.\-]*:)?//)[^/?#]*@", r"\1***@", ref)
-    shown = re.sub(r"\?[^#]*", "?***", shown, count=1)
-    return shown if len(shown) <= 80 else shown[:77] + "..."
-
-
 def check_body_schema(schema: Any, *, base_dir: str | None = None) -> str | None:
     """Why `schema` (an `expect.schema` document) is not a valid JSON Schema, or None."""
     if isinstance(schema, bool):
@@ -740,6 +734,6 @@ def check_body_schema(schema: Any, *, base_dir: str | None = None) -> str | None
         if ref is None:
             return None
         where = "to local files in the schema file's directory" if base_dir else "inside an inline schema (#...)"
-        return f"$ref '{_shown_ref(ref)}' is unresolvable: refs are never fetched over the network; only refs {where} are read"
+        return f"$ref '{shown_url(ref)}' is unresolvable: refs are never fetched over the network; only refs {where} are read"
     where = "/".join(str(p) for p in best.absolute_path) or "the top level"
     return f"not a valid JSON Schema: '{best.validator}' check failed at {where}"

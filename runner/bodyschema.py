@@ -29,6 +29,7 @@ import referencing.exceptions
 from referencing.jsonschema import specification_with
 
 from .model import SchemaCheck
+from .redact import shown_url
 
 __all__ = ["CompiledSchema", "MAX_ERRORS", "MAX_REF_FILE"]
 
@@ -97,13 +98,13 @@ class CompiledSchema:
         try:
             found = sorted(self._validator.iter_errors(instance), key=_sort_key)
         except referencing.exceptions.Unresolvable as exc:
-            return [f"cannot resolve $ref {_short_repr(getattr(exc, 'ref', ''))} (unresolvable: only local refs are read)"]
+            return [f"cannot resolve $ref {shown_url(str(getattr(exc, 'ref', '')))} (unresolvable: only local refs are read)"]
         except RecursionError:
             return ["the document or the schema is nested too deeply"]
         except Exception as exc:  # jsonschema wraps referencing errors in its own type
             ref = getattr(exc, "ref", None) or getattr(getattr(exc, "_wrapped", None), "ref", None)
             if ref is not None:
-                return [f"cannot resolve $ref {_short_repr(ref)} (unresolvable: only local refs are read)"]
+                return [f"cannot resolve $ref {shown_url(str(ref))} (unresolvable: only local refs are read)"]
             return [f"the schema cannot be applied ({type(exc).__name__})"]
         lines = [_line(e) for e in found[:limit]]
         if len(found) > limit:

@@ -12,7 +12,7 @@ import re
 import threading
 from urllib.parse import quote, quote_plus
 
-__all__ = ["Redactor", "MASK", "SENSITIVE_KEY"]
+__all__ = ["Redactor", "MASK", "SENSITIVE_KEY", "shown_url"]
 
 MASK = "***"
 # Keys whose values are masked in YAML snippets and error messages even before any
@@ -84,3 +84,10 @@ class Redactor:
         if pattern.search(text) is None:
             return data  # valid UTF-8 and nothing to mask: the same bytes, no re-encoding
         return pattern.sub(MASK, text).encode("utf-8")
+
+
+def shown_url(url: str, width: int = 80) -> str:
+    """A URL for a message, before any secret is known: `user:pass@` and `?query` masked, long ones cut."""
+    shown = re.sub(r"^((?:[A-Za-z][A-Za-z0-9+.\-]*:)?//)[^/?#]*@", r"\1***@", url)
+    shown = re.sub(r"\?[^#]*", "?***", shown, count=1)
+    return shown if len(shown) <= width else shown[: width - 3] + "..."

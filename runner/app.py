@@ -24,7 +24,7 @@ from . import __version__
 from .errors import ExitCode, SpecError, UsageError
 from .model import Config, SecretDecl, Spec
 from .redact import Redactor
-from .results import Failure, FailureKind, Outcome, RunResult, SpecResult, StepResult
+from .results import NOT_PASSING, Failure, FailureKind, Outcome, RunResult, SpecResult, StepResult
 from .source import Diagnostic, Span
 
 __all__ = ["App", "discover", "shard", "parse_assignments"]
@@ -361,7 +361,7 @@ class App:
 
                 result = engine.run_spec(specs[index], options=options, secrets=store, redactor=self.redactor,
                                          on_step=on_step)
-                if self.args.fail_fast and any(s.outcome in _BAD for s in result.steps):
+                if self.args.fail_fast and any(s.outcome in NOT_PASSING for s in result.steps):
                     failed_fast.set()
                 finished(index, result)
             except BaseException as exc:  # noqa: BLE001 - carried to the main thread, re-raised there
@@ -537,7 +537,6 @@ class App:
             _silence_stdout()
 
 
-_BAD = (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR)
 
 
 def write_atomic(path: str, text: str) -> None:

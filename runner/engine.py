@@ -46,7 +46,6 @@ from .model import (
     FormBody,
     HeaderAuth,
     JsonBody,
-    NoAuth,
     RawBody,
     RequestDef,
     Retry,
@@ -55,6 +54,7 @@ from .model import (
 )
 from .redact import MASK, SENSITIVE_KEY, Redactor
 from .results import (
+    NOT_PASSING,
     AuthDiagnosis,
     CheckResult,
     Failure,
@@ -75,7 +75,6 @@ RESPONSE_KEEP = 64 * 1024  # bytes of (masked) response body kept in a result
 _MASK_MARGIN = 8 * 1024  # masked before cutting, so no secret is cut in half at the edge
 _EXCERPT = 4 * 1024  # request body excerpt
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_BAD = (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +351,7 @@ class _SpecRun:
                     why = "was skipped" if step.outcome is Outcome.SKIP else "failed"
                     for cap in req.captures:
                         self.failed_captures[cap.name] = (req.name, why)
-                if self.options.fail_fast and step.outcome in _BAD:
+                if self.options.fail_fast and step.outcome in NOT_PASSING:
                     failed_fast = True
                 steps.append(step)
                 if self.on_step is not None:

@@ -8,12 +8,13 @@ value ever enters a result.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import ExitCode
 from .source import Span
 
 __all__ = [
+    "NOT_PASSING",
     "Outcome",
     "FailureKind",
     "Failure",
@@ -35,6 +36,10 @@ class Outcome(str, enum.Enum):
     AUTH = "AUTH"
     ERROR = "ERROR"
     SKIP = "SKIP"
+
+
+# Outcomes that make a run fail (what --fail-fast stops on and annotations report).
+NOT_PASSING = (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR)
 
 
 class FailureKind(str, enum.Enum):

@@ -12,7 +12,7 @@ command line (its newlines are escaped), so server text cannot start a command o
 from __future__ import annotations
 
 from ..redact import Redactor
-from ..results import Outcome, RunResult, StepResult
+from ..results import NOT_PASSING, Outcome, RunResult, StepResult
 from . import auth_reason, outcome_label
 from .sanitize import scrub
 
@@ -63,7 +63,7 @@ def annotations(run: RunResult, *, redactor: Redactor | None = None) -> list[str
                 scrub(spec.error, redactor, limit=_MESSAGE_LIMIT),
             ))
         for step in spec.steps:
-            if step.outcome not in (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR):
+            if step.outcome not in NOT_PASSING:
                 continue
             label = outcome_label(step)
             props: list[tuple[str, str]] = []

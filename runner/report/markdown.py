@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from ..redact import Redactor
-from ..results import Outcome, RunResult, SpecResult, StepResult
+from ..results import NOT_PASSING, Outcome, RunResult, SpecResult, StepResult
 from . import body_excerpt, counts_text, failure_lines, format_ms, group_auth, outcome_label, summary_line
 from .sanitize import scrub
 
@@ -104,7 +104,7 @@ class _Writer:
             for text, _members in groups:
                 out.append(f"- {EMOJI[Outcome.AUTH]} {self.cell(text, 1000)}")
             out.append("")
-        bad = [s for s in run.steps if s.outcome in (Outcome.FAIL, Outcome.AUTH, Outcome.ERROR)]
+        bad = [s for s in run.steps if s.outcome in NOT_PASSING]
         if bad:
             out += ["### Failures", ""]
             for step in bad:

@@ -21,7 +21,7 @@ import jsonschema
 import pytest
 
 from runner.cli import main
-from runner.demo import DemoServer, demo_environ, spec_dir
+from runner.demo import DemoServer, spec_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 CANARY = "rr-CANARY-9f8e7d6c5b4a"

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from runner.engine import RunOptions, run_spec, select_requests
+from runner.engine import RunOptions, select_requests
 from runner.model import (
     BasicAuth,
     BearerAuth,

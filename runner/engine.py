@@ -66,7 +66,7 @@ from .results import (
     StepResult,
 )
 from .secrets.store import SecretStore
-from .template import Scope, TemplateError, iter_refs, render
+from .template import Scope, TemplateError, as_text, iter_refs, render
 from .transport import ALWAYS_SECRET_HEADERS, PreparedRequest, Transport, basic_header
 
 __all__ = ["RunOptions", "run_spec", "select_requests", "RESPONSE_KEEP", "IDEMPOTENT"]
@@ -159,15 +159,8 @@ class _Built:
 
 
 def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """A rendered value as sent in a URL, query, header or form field (an absent value is empty)."""
+    return "" if value is None else as_text(value)
 
 
 def _refs(values: Sequence[Any]) -> tuple[set[str], set[str]]:

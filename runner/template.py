@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
-__all__ = ["Ref", "TemplateError", "iter_refs", "render", "Scope"]
+__all__ = ["Ref", "TemplateError", "as_text", "iter_refs", "render", "Scope"]
 
 _TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
@@ -86,7 +86,8 @@ class Scope:
     secret: Callable[[str], str]  # resolves a secret by name; raises to signal failure
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as it reads inside a longer string: JSON for containers, `null` for None."""
     if isinstance(value, str):
         return value
     if value is None:
@@ -125,7 +126,7 @@ def render(value: Any, scope: Scope) -> Any:
         def sub(match: re.Match) -> str:
             if match.group(0) == "$${":
                 return "${"
-            return _as_text(_lookup(_parse(match.group(1), match.group(0)), scope))
+            return as_text(_lookup(_parse(match.group(1), match.group(0)), scope))
 
         return _TOKEN.sub(sub, value)
     if isinstance(value, Mapping):

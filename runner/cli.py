@@ -19,6 +19,7 @@ from .errors import ExitCode, RunnerError, SpecError, UsageError
 
 __all__ = ["main", "entry_point", "build_parser"]
 
+MAX_TIMEOUT_S = 86400
 BUG_REPORT = "this is a bug in request-runner; please report it with the output of --debug (secrets are masked)"
 
 
@@ -110,6 +111,8 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds, got '{text}'") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
+    if value > MAX_TIMEOUT_S:  # the spec schema's limit too; larger ones overflow socket timeouts
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_TIMEOUT_S} seconds (a day)")
     return value
 
 
@@ -191,6 +194,7 @@ def main(
 
 def _check_report_targets(args: argparse.Namespace) -> None:
     """Refuse unwritable report paths before anything is sent (exit 2), not after the run."""
+    seen: dict[str, str] = {}
     for flag, path in (("--junit", args.junit), ("--json", args.json_report), ("--summary", args.summary)):
         if path is None:
             continue
@@ -202,6 +206,11 @@ def _check_report_targets(args: argparse.Namespace) -> None:
             raise UsageError(f"{flag} {path!r}: is a directory; give a file name")
         if os.path.exists(path) and not os.path.isfile(path):
             raise UsageError(f"{flag} {path}: not a regular file; cannot write a report there")
+        if os.path.isfile(path) and path.endswith((".yaml", ".yml")):
+            raise UsageError(f"{flag} {path}: is a YAML file (a spec?); a report would overwrite it")
+        same = seen.setdefault(os.path.realpath(path), flag)
+        if same != flag:
+            raise UsageError(f"{flag} and {same} name the same file {path}; give each report its own")
         parent = os.path.dirname(os.path.abspath(path))
         while not os.path.exists(parent):  # missing folders are created at write time
             parent = os.path.dirname(parent)

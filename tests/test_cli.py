@@ -578,3 +578,18 @@ def test_a_bug_mid_run_on_a_terminal_gives_the_cursor_back(demo, cwd, monkeypatc
     assert code == 70, out + err
     assert "\x1b[?25l" in out  # the live progress line hid the cursor...
     assert out.rindex("\x1b[?25h") > out.rindex("\x1b[?25l")  # ...and it is shown again
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--timeout", "1e308"], "at most 86400 seconds"),
+        (["--json", "a.yaml"], "a report would overwrite it"),
+        (["--json", "r.out", "--junit", "./r.out"], "name the same file"),
+    ],
+)
+def test_bad_run_options_are_refused_before_anything_is_sent(cwd, args, message):
+    spec(cwd, "a.yaml", PASSING)
+    code, _, err = run_cli(["run", "a.yaml", *args])
+    assert code == 2 and message in err
+    assert "pass" in (cwd / "a.yaml").read_text()

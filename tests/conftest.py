@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 
 import pytest
 
-from tests.server import CANARY, TestServer
+from tests.helpers import CANARY
+from tests.server import TestServer
 
 _STRIP_SUFFIXES = ("_PROXY",)
 _STRIP_NAMES = {"NETRC", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY"}
@@ -113,3 +116,37 @@ def bearer_spec(http_server):
         return make_spec(*requests, **kw)
 
     return build
+
+
+@pytest.fixture
+def cwd(tmp_path, monkeypatch):
+    """A fresh temporary directory as the current directory."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def silent_server():
+    """A server that accepts connections and never answers: a request in flight forever."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    stop.set()
+    t.join()
+    for c in conns:
+        c.close()
+    srv.close()

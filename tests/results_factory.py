@@ -29,9 +29,9 @@ from runner.results import (
     StepResult,
 )
 from runner.source import Position, Span
+from tests.helpers import CANARY
 
 GOLDEN_DIR = Path(__file__).parent / "data" / "golden"
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 CANARY_FORMS = (
     CANARY,
     base64.b64encode(CANARY.encode()).decode().rstrip("="),

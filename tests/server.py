@@ -15,8 +15,8 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+from tests.helpers import CANARY
 
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 
 ITEMS = {"count": 2, "items": [{"id": 1, "name": "rex", "tags": ["a"]}, {"id": 2, "name": "tom", "tags": []}]}
 

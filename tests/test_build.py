@@ -8,8 +8,8 @@ import pytest
 from runner import model as m
 from runner.errors import SpecError
 from runner.load import check_references, load_spec
+from tests.helpers import CANARY
 
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 
 
 def spec(text: str, base_dir: str = "/tmp"):

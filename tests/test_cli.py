@@ -10,8 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
-import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -20,11 +18,10 @@ from urllib.parse import quote
 import jsonschema
 import pytest
 
-from runner.cli import main
+from tests.helpers import CANARY, run_cli, write
 from runner.demo import DemoServer, spec_dir
 
 ROOT = Path(__file__).resolve().parent.parent
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 CANARY_FORMS = [
     CANARY,
     quote(CANARY, safe=""),
@@ -39,22 +36,10 @@ def demo():
         yield server
 
 
-@pytest.fixture()
-def cwd(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
-def run_cli(args, env=None, stdout=None):
-    out, err = stdout or io.StringIO(), io.StringIO()
-    environ = {"PATH": os.environ.get("PATH", ""), **(env or {})}
-    code = main(list(args), stdout=out, stderr=err, environ=environ)
-    return code, out.getvalue(), err.getvalue()
 
 
-def write(path: Path, text: str) -> Path:
-    path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
 
 
 def spec(tmp: Path, name: str, body: str) -> Path:
@@ -402,35 +387,8 @@ def test_closed_stdout_is_not_an_error(demo, tmp_path):
     assert proc.stdout.count("\n") == 1
 
 
-@pytest.fixture()
-def blackhole():
-    """A server that accepts connections and never answers: a request in flight forever."""
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    conns = []
-    stop = threading.Event()
-
-    def accept():
-        srv.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conns.append(srv.accept()[0])
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
-    stop.set()
-    t.join()
-    for c in conns:
-        c.close()
-    srv.close()
-
-
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_interrupt_writes_valid_reports(demo, blackhole, tmp_path, sig, code):
+def test_interrupt_writes_valid_reports(demo, silent_server, tmp_path, sig, code):
     spec(tmp_path, "a.yaml", """
         version: 1
         name: slow
@@ -444,7 +402,7 @@ def test_interrupt_writes_valid_reports(demo, blackhole, tmp_path, sig, code):
     proc = subprocess.Popen(
         [sys.executable, "-m", "runner", "run", "a.yaml", "--junit", str(junit), "--json", str(report)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=_subprocess_env(**env_for(demo), HOLE=blackhole),
+        env=_subprocess_env(**env_for(demo), HOLE=silent_server),
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and not (report.exists() and "fast" in report.read_text()):

@@ -34,8 +34,8 @@ from runner.secrets import SecretValue
 from runner.secrets import base as secrets_base
 from runner.source import Span
 from tests.conftest import env_secret, make_spec
+from tests.helpers import CANARY
 
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 
 
 def R(name: str, url: str, **kw) -> RequestDef:

@@ -6,13 +6,11 @@ signal or a second process is part of the case) against real servers on 127.0.0.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -22,24 +20,14 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from runner.cli import main
+from tests.helpers import run_cli, write
 from runner.load import schema_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(args, env=None):
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(args), stdout=out, stderr=err, environ={"PATH": os.environ.get("PATH", ""), **(env or {})})
-    return code, out.getvalue(), err.getvalue()
 
 
-def write(path: Path, text: str | bytes) -> Path:
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(textwrap.dedent(text).lstrip(), encoding="utf-8")
-    return path
 
 
 def sub_env(**extra) -> dict[str, str]:
@@ -49,10 +37,6 @@ def sub_env(**extra) -> dict[str, str]:
     return env
 
 
-@pytest.fixture()
-def cwd(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 # ------------------------------------------------------------------ C. bad YAML
@@ -353,18 +337,6 @@ def test_h66_two_runs_writing_the_same_reports_never_tear_them(cwd, http_server)
 # ------------------------------------------------------------------ I71. SIGKILL mid-run
 
 
-@pytest.fixture()
-def blackhole():
-    """Accepts connections and never answers."""
-    import socket
-
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    yield f"http://127.0.0.1:{srv.getsockname()[1]}"
-    srv.close()
-
-
 def _passed_steps(path: Path) -> str:
     try:
         report = json.loads(path.read_text())
@@ -373,7 +345,7 @@ def _passed_steps(path: Path) -> str:
     return " ".join(f'"{s["name"]}"' for spec in report["specs"] for s in spec["steps"] if s["outcome"] == "PASS")
 
 
-def test_i71_sigkill_leaves_valid_reports_of_what_finished(cwd, http_server, blackhole):
+def test_i71_sigkill_leaves_valid_reports_of_what_finished(cwd, http_server, silent_server):
     write(cwd / "a.yaml", f"""
         version: 1
         name: first
@@ -389,7 +361,7 @@ def test_i71_sigkill_leaves_valid_reports_of_what_finished(cwd, http_server, bla
         base_url: {http_server.url}
         requests:
           - {{name: four, url: /ok}}
-          - {{name: hangs, url: "{blackhole}/x", timeout: 60}}
+          - {{name: hangs, url: "{silent_server}/x", timeout: 60}}
     """)
     proc = subprocess.Popen(
         [sys.executable, "-m", "runner", "run", "a.yaml", "b.yaml", "--junit", "j.xml", "--json", "r.json"],

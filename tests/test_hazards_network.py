@@ -28,7 +28,7 @@ from urllib.parse import quote, quote_plus
 import pytest
 
 from runner.cli import main
-from tests.server import CANARY
+from tests.helpers import CANARY
 from tests.token_server import TokenServer
 
 FORMS = {

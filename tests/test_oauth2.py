@@ -20,8 +20,8 @@ from runner.template import Scope, render
 from runner.transport import post_form
 
 from tests.token_server import TokenServer, decode_jwt
+from tests.helpers import CANARY
 
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 CLIENT_SECRET = CANARY + " :+&%/="  # characters that RFC 6749 2.3.1 form-encoding changes
 ENVIRON = {"CLIENT_SECRET": CLIENT_SECRET, "CLIENT_ID": "demo client"}
 

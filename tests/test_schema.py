@@ -12,10 +12,10 @@ from jsonschema import Draft202012Validator
 from runner._schema import load_validator, schema_text
 from runner.errors import SpecError
 from runner.load import load_config, load_spec, load_spec_file
+from tests.helpers import CANARY
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).parent / "data" / "invalid"
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 
 
 def diags(text: str, *, config: bool = False):

@@ -23,8 +23,8 @@ from runner.secrets import SecretStore, SourceContext, make_source
 from runner.secrets.base import MAX_VALUE_BYTES, check_value, clean_text
 from runner.secrets.store import renew_at
 from runner.source import Span
+from tests.helpers import CANARY
 
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 PY = sys.executable
 
 

@@ -13,9 +13,9 @@ from runner.errors import SpecError
 from runner.load import load_spec_file, read_text_file
 from runner.source import format_diagnostic
 from runner.srcmask import masked_lines
+from tests.helpers import CANARY
 
 DATA = Path(__file__).parent / "data" / "invalid"
-CANARY = "rr-CANARY-9f8e7d6c5b4a"
 
 
 def errors(text: str, **kw) -> list[str]:

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from . import __version__
 from .errors import ExitCode, SpecError, UsageError
@@ -303,27 +303,12 @@ class App:
         events: queue.Queue = queue.Queue()
         interrupted: list[str] = []
         failed_fast = threading.Event()
-        # Console output is written by whichever thread has something printable, under
-        # `state` (file order kept whatever --jobs is); the main thread takes it over at a stop.
-        state = threading.RLock()
-        console = {"open": True, "next": 0}
-
-        def pump() -> None:
-            """Print what can be printed in file order (called with `state` held)."""
-            if not console["open"]:
-                return
-            while console["next"] < len(progress):
-                p = progress[console["next"]]
-                while p.reported_steps < len(p.steps):
-                    self._guard(reporter.step, p.steps[p.reported_steps])
-                    p.reported_steps += 1
-                if p.result is None:
-                    return
-                for step in p.result.steps[p.reported_steps:]:
-                    self._guard(reporter.step, step)
-                p.reported_steps = len(p.result.steps)
-                self._guard(reporter.spec_done, p.result)
-                console["next"] += 1
+        console = _FileOrderConsole(
+            progress,
+            lambda step: self._guard(reporter.step, step),
+            lambda result: self._guard(reporter.spec_done, result),
+        )
+        state = console.lock  # also guards `progress` while workers run
 
         def on_signal(signum, _frame) -> None:
             if not interrupted:
@@ -337,12 +322,12 @@ class App:
                 p = progress[index]
                 if result is not None:
                     p.result = result
-                elif console["open"]:
+                elif console.open:
                     p.result = self._unfinished(
                         p, selected[index], bool(interrupted), True,
                         reason="interrupted" if interrupted else "--fail-fast",
                     )
-                pump()
+                console.pump()
             events.put(("done", index, None))
 
         def work(index: int) -> None:
@@ -357,7 +342,7 @@ class App:
                 def on_step(step: StepResult) -> None:
                     with state:
                         steps.append(step)
-                        pump()
+                        console.pump()
 
                 result = engine.run_spec(specs[index], options=options, secrets=store, redactor=self.redactor,
                                          on_step=on_step)
@@ -413,18 +398,9 @@ class App:
         finally:
             _restore_signals(previous)
 
-        with state:
-            # From here on the main thread alone writes to the console.
-            console["open"] = False
-            next_to_report = console["next"]
+        console.close()
         run = snapshot(final=True)
-        # Files not yet reported (a stop) are printed now, so the console matches the reports.
-        for p_result in run.specs[next_to_report:]:
-            p = progress[next_to_report]
-            for step in p_result.steps[p.reported_steps:]:
-                self._guard(reporter.step, step)
-            self._guard(reporter.spec_done, p_result)
-            next_to_report += 1
+        console.print_rest(run.specs)  # files not printed yet (a stop): the console matches the reports
         self._write_reports(run, report_targets, final=True)
         if github:
             from .report.github import annotations
@@ -537,6 +513,51 @@ class App:
             _silence_stdout()
 
 
+
+
+class _FileOrderConsole:
+    """Console output grouped per spec file and in file order, whatever --jobs is.
+
+    Whichever thread has something printable prints it, under `lock`; at the end the
+    main thread closes it and prints what is left itself.
+    """
+
+    def __init__(self, progress: list[_Progress], print_step, print_spec) -> None:
+        self.progress = progress
+        self._print_step = print_step
+        self._print_spec = print_spec
+        self.lock = threading.RLock()
+        self.open = True
+        self._next = 0  # the first file not fully printed
+
+    def pump(self) -> None:
+        """Print what can be printed in file order (call with `lock` held)."""
+        if not self.open:
+            return
+        while self._next < len(self.progress):
+            p = self.progress[self._next]
+            self._print_steps(p, p.steps)
+            if p.result is None:
+                return
+            self._print_file(p, p.result)
+
+    def close(self) -> None:
+        with self.lock:
+            self.open = False
+
+    def print_rest(self, results: Sequence[SpecResult]) -> None:
+        for result in results[self._next:]:
+            self._print_file(self.progress[self._next], result)
+
+    def _print_steps(self, p: _Progress, steps: Sequence[StepResult]) -> None:
+        while p.reported_steps < len(steps):
+            self._print_step(steps[p.reported_steps])
+            p.reported_steps += 1
+
+    def _print_file(self, p: _Progress, result: SpecResult) -> None:
+        self._print_steps(p, result.steps)
+        self._print_spec(result)
+        self._next += 1
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -507,10 +507,7 @@ class App:
             with self._out_lock:
                 fn(*args)
         except BrokenPipeError:
-            self._stdout_closed = True
-            from .cli import _silence_stdout
-
-            _silence_stdout()
+            self._stdout_closed = True  # cli.entry_point silences stdout before the process exits
 
 
 

@@ -16,6 +16,7 @@ Decisions (see also docs):
 - Secrets are resolved before anything is sent; a SecretError is an AUTH outcome
   and nothing goes on the wire.
 - An unexpected 401 is AUTH: its other expectations are not evaluated (checked=False).
+  A 401 that `status` names by code, class ("4xx") or list is expected: checked as usual.
   A refreshable source is refreshed once and the request resent once. An unexpected
   403 is FAIL (forbidden). Captures are taken only when a request passes.
 - Every text stored in a result is masked by the redactor; secret-bearing request
@@ -650,7 +651,7 @@ class _SpecRun:
                                     failures=(Failure(FailureKind.TRANSPORT, self.redactor.mask(exc.message), span=req.span),))
 
             status = resp.status
-            if status == 401 and not (st is not None and st.expects(401)):
+            if status == 401 and not (st is not None and st.matches(401)):
                 if not refreshed and built.auth_decl is not None and self.store.refreshable(built.auth_decl):
                     refreshed = True
                     try:

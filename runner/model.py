@@ -163,11 +163,8 @@ class StatusExpect:
     span: Span | None = None
 
     def matches(self, status: int) -> bool:
+        """True when `status` is expected, by code or by class: "4xx" expects a 401 (no AUTH)."""
         return status in self.codes or status // 100 in self.classes
-
-    def expects(self, status: int) -> bool:
-        """True when this expectation names `status` exactly (e.g. a deliberate 401)."""
-        return status in self.codes
 
     def describe(self) -> str:
         parts = [str(c) for c in self.codes] + [f"{c}xx" for c in self.classes]

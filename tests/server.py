@@ -133,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
         if route == "/flaky":
             fail = int(query.get("fail", "2"))
             if hits <= fail:
-                return self._json(503, {"status": "warming up"})
+                return self._json(int(query.get("code", "503")), {"status": "warming up"})
             return self._json(200, {"status": "ready", "hits": hits})
         if route == "/slow":
             n = int(query.get("n", "20"))

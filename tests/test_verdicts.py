@@ -62,3 +62,40 @@ def test_a_401_outside_the_expected_class_is_still_auth(cwd, http_server):
     assert code == 3
     assert [s["outcome"] for s in steps(report)] == ["AUTH", "FAIL"]
     assert "token accepted but lacks scope pets:write" in out
+
+
+# --------------------------------------------------------------------------- 12: retry after a 403
+
+
+def test_retry_resends_after_a_403_until_the_permission_arrives(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, """
+        version: 1
+        name: poll
+        base_url: ${env:API}
+        requests:
+          - name: permission propagates
+            url: /flaky?fail=2&code=403
+            retry: {attempts: 4, delay: 0}
+            expect: {status: 200}
+    """)
+    assert code == 0, out
+    (step,) = steps(report)
+    assert step["outcome"] == "PASS" and step["attempts"] == 3
+    assert len(http_server.requests_to("/flaky")) == 3
+
+
+def test_a_403_that_outlasts_the_retries_is_the_forbidden_fail(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, """
+        version: 1
+        name: poll
+        base_url: ${env:API}
+        requests:
+          - name: never allowed
+            url: /forbidden
+            retry: {attempts: 3, delay: 0}
+    """)
+    assert code == 1
+    (step,) = steps(report)
+    assert step["outcome"] == "FAIL" and step["attempts"] == 3
+    assert len(http_server.requests_to("/forbidden")) == 3
+    assert "token accepted but lacks scope pets:write" in out

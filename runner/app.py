@@ -29,29 +29,36 @@ from .source import Diagnostic, Span
 
 __all__ = ["App", "discover", "shard", "parse_assignments"]
 
-REPORT_INTERVAL_S = 2.0  # report files are rewritten at least this often during a run
+REPORT_INTERVAL_S = 0.25  # report files are rewritten after a finished request, at most this often
+NOT_FINISHED = "not run: the run did not finish"  # what an in-progress report says of a pending request
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
-def discover(paths: list[str]) -> list[str]:
-    """Spec files named or found under directories (*.yaml, *.yml), sorted, without duplicates."""
+def discover(paths: list[str], *, skip: Sequence[str] = ()) -> list[str]:
+    """Spec files named, or found under directories (*.yaml, *.yml, sorted), in the order given.
+
+    A file named twice (relative and absolute, or through a symlink) runs once, where it
+    first appears; `skip` holds files never to run (the config file in use).
+    """
     found: list[str] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
+            inside: list[str] = []
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in sorted(files):
                     if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
-                        found.append(os.path.join(root, name))
+                        inside.append(os.path.join(root, name))
+            found.extend(sorted(inside, key=lambda p: Path(p).as_posix()))
         elif path.exists() or path.is_symlink():
             found.append(raw)
         else:
             raise UsageError(f"{raw}: no such file or directory")
-    seen: set[str] = set()
+    seen = {os.path.realpath(p) for p in skip}
     unique = []
-    for p in sorted(found, key=lambda p: Path(p).as_posix()):
-        key = os.path.normpath(p)
+    for p in found:
+        key = os.path.realpath(p)
         if key not in seen:
             seen.add(key)
             unique.append(p)
@@ -155,7 +162,7 @@ class App:
         """Load config and every spec file; every error of every file at once (exit 2)."""
         from .load import check_references, load_spec_file
 
-        config, _ = self._config()
+        config, config_path = self._config()
         env = self._environment(config)
         base_url = (env.base_url if env and env.base_url else None) or config.base_url
         config_vars = {**config.vars, **(env.vars if env else {})}
@@ -164,7 +171,8 @@ class App:
             if name not in secrets:
                 secrets[name] = SecretDecl(name, "cli", {}, Span.point("<command line>"), os.getcwd())
 
-        files = discover(paths or ["specs"]) if (paths or os.path.isdir("specs")) else None
+        skip = [config_path] if config_path else []
+        files = discover(paths or ["specs"], skip=skip) if (paths or os.path.isdir("specs")) else None
         if files is None:
             raise UsageError("no spec files given and ./specs does not exist; pass spec files or directories")
         if getattr(self.args, "shard", None):
@@ -218,9 +226,31 @@ class App:
     def _run(self, paths: list[str] | None, cleanup: contextlib.ExitStack) -> int:
         started = time.monotonic()
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        config, env, base_url, config_vars, secrets, specs = self._load(
-            self.args.paths if paths is None else paths
-        )
+        stop = threading.Event()
+        interrupted: list[str] = []
+        loading = [True]
+
+        def on_signal(signum, _frame) -> None:
+            if not interrupted:
+                interrupted.append("SIGINT" if signum == signal.SIGINT else "SIGTERM")
+            stop.set()
+            if loading[0]:  # nothing runs yet: stop loading now, the reports are still written
+                raise _StopLoading()
+
+        # Installed before loading: a signal while a large tree loads still leaves the reports asked for.
+        previous = _install_signals(on_signal)
+        cleanup.callback(_restore_signals, previous)
+        try:
+            config, env, base_url, config_vars, secrets, specs = self._load(
+                self.args.paths if paths is None else paths
+            )
+            loading[0] = False
+        except _StopLoading:
+            loading[0] = False
+            run = RunResult(specs=(), duration_s=time.monotonic() - started, version=__version__,
+                            environment=self.args.env, interrupted=interrupted[0], started_at=started_at)
+            self._write_reports(run, self._report_targets(), final=True)
+            return run.exit_code()
         from . import engine
         from .report.terminal import TerminalReporter
         from .secrets import SecretStore, SourceContext
@@ -253,7 +283,6 @@ class App:
 
             return render(value, Scope(variables={**config_vars, **self.cli_vars}, environ=self.environ, secret=secret))
 
-        stop = threading.Event()
         ctx = SourceContext(
             environ=self.environ,
             resolve_ref=resolve_ref,
@@ -296,12 +325,14 @@ class App:
         cleanup.callback(self._guard, reporter.close)
         environment = self.args.env
         self._guard(reporter.start, __version__, [s.path for s in specs], environment, tuple(warnings))
+        note = _base_url_note(environment, env, specs)
+        if note:
+            self._write(note + "\n")
 
         progress = [_Progress(spec) for spec in specs]
         # Workers post only "done" and "crash"; the main thread waits for those (and polls
         # for signals and the periodic report rewrite), so it does not wake up per request.
         events: queue.Queue = queue.Queue()
-        interrupted: list[str] = []
         failed_fast = threading.Event()
         console = _FileOrderConsole(
             progress,
@@ -309,13 +340,6 @@ class App:
             lambda result: self._guard(reporter.spec_done, result),
         )
         state = console.lock  # also guards `progress` while workers run
-
-        def on_signal(signum, _frame) -> None:
-            if not interrupted:
-                interrupted.append("SIGINT" if signum == signal.SIGINT else "SIGTERM")
-            stop.set()
-
-        previous = _install_signals(on_signal)
 
         def finished(index: int, result: SpecResult | None) -> None:
             with state:
@@ -343,6 +367,7 @@ class App:
                     with state:
                         steps.append(step)
                         console.pump()
+                    events.put(("step", index, None))
 
                 result = engine.run_spec(specs[index], options=options, secrets=store, redactor=self.redactor,
                                          on_step=on_step)
@@ -352,19 +377,17 @@ class App:
             except BaseException as exc:  # noqa: BLE001 - carried to the main thread, re-raised there
                 events.put(("crash", index, exc))
 
-        threads = _start_workers(work, len(specs), self.args.jobs)
-        remaining = len(specs)
-        last_write = time.monotonic()
         report_targets = self._report_targets()
 
-        def snapshot(final: bool) -> RunResult:
+        def snapshot(final: bool, crash: BaseException | None = None) -> RunResult:
+            reason = "not run: the run stopped on an internal error" if crash is not None else None
             with state:
                 spec_results = []
                 for p, sel in zip(progress, selected):
                     if p.result is not None:
                         spec_results.append(p.result)
                     else:
-                        spec_results.append(self._unfinished(p, sel, bool(interrupted), final))
+                        spec_results.append(self._unfinished(p, sel, bool(interrupted), final, reason=reason))
             return RunResult(
                 specs=tuple(spec_results),
                 duration_s=time.monotonic() - started,
@@ -373,22 +396,30 @@ class App:
                 warnings=tuple(warnings),
                 interrupted=interrupted[0] if interrupted else None,
                 started_at=started_at,
+                in_progress=not final,
+                internal_error=type(crash).__name__ if crash is not None else None,
             )
 
+        # The first write comes before anything is sent: a run killed from here on leaves
+        # reports that say "in progress", never a missing file or a stale green one.
+        writer = _ReportPacer(lambda: self._write_reports(snapshot(final=False), report_targets, final=False))
+        if report_targets:
+            writer.write()
+        threads = _start_workers(work, len(specs), self.args.jobs)
+        remaining = len(specs)
+        crash: BaseException | None = None
         try:
             while remaining:
-                # Everything already posted is taken at once: files that finish together
-                # cost one rewrite of the reports, not one each.
-                batch = _drain(events, timeout=0.2)
-                for kind, _index, payload in batch:
-                    if kind == "crash":
-                        raise payload
-                done = sum(1 for kind, _index, _payload in batch if kind == "done")
-                remaining -= done
-                now = time.monotonic()
-                if report_targets and (done or now - last_write >= REPORT_INTERVAL_S):
-                    self._write_reports(snapshot(final=False), report_targets, final=False)
-                    last_write = now
+                # Everything already posted is taken at once: requests and files that finish
+                # together cost one rewrite of the reports, not one each.
+                batch = _drain(events, timeout=writer.wait_s())
+                crash = next((payload for kind, _i, payload in batch if kind == "crash"), None)
+                if crash is not None:
+                    stop.set()  # the other workers stop at their next request
+                    break
+                remaining -= sum(1 for kind, _index, _payload in batch if kind == "done")
+                if report_targets:
+                    writer.changed(bool(batch))
                 if stop.is_set():
                     # Give the requests in flight a moment to finish, then stop waiting for them.
                     deadline = time.monotonic() + 0.5
@@ -399,9 +430,11 @@ class App:
             _restore_signals(previous)
 
         console.close()
-        run = snapshot(final=True)
+        run = snapshot(final=True, crash=crash)
         console.print_rest(run.specs)  # files not printed yet (a stop): the console matches the reports
         self._write_reports(run, report_targets, final=True)
+        if crash is not None:
+            raise crash  # cli turns it into "internal error" and exit 70, after the reports are written
         if github:
             from .report.github import annotations
 
@@ -419,7 +452,7 @@ class App:
         """A spec file that did not finish: what ran, then the rest marked (interrupted or skipped)."""
         steps = list(p.steps)
         done = {s.index for s in steps}
-        reason = reason or ("interrupted" if interrupted else "not run yet")
+        reason = reason or ("interrupted" if interrupted else NOT_FINISHED)
         first = True
         for req in selected:
             if req.index in done:
@@ -555,6 +588,56 @@ class _FileOrderConsole:
         self._print_steps(p, result.steps)
         self._print_spec(result)
         self._next += 1
+
+
+class _StopLoading(BaseException):
+    """Raised by the signal handler while spec files load (nothing is running yet)."""
+
+
+class _ReportPacer:
+    """When to rewrite the report files: after a change, at most every REPORT_INTERVAL_S.
+
+    A rewrite that costs more (a huge run) spaces the next ones out, so keeping the
+    reports current never takes more than about a fifth of the run's time.
+    """
+
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._write = write
+        self._dirty = False
+        self._last = 0.0
+        self._interval = REPORT_INTERVAL_S
+
+    def write(self) -> None:
+        began = time.monotonic()
+        self._write()
+        self._last = time.monotonic()
+        self._interval = max(REPORT_INTERVAL_S, 4 * (self._last - began))
+        self._dirty = False
+
+    def changed(self, changed: bool) -> None:
+        self._dirty = self._dirty or changed
+        if self._dirty and time.monotonic() - self._last >= self._interval:
+            self.write()
+
+    def wait_s(self) -> float:
+        """How long the main thread may sleep before the next write is due."""
+        if not self._dirty:
+            return 0.2
+        return max(0.0, self._last + self._interval - time.monotonic())
+
+
+def _base_url_note(environment: str | None, env, specs: Sequence[Spec]) -> str | None:
+    """One line when `--env NAME`'s base_url is not used by some files (their own wins)."""
+    if not environment or env is None or not env.base_url:
+        return None
+    own = [s.path for s in specs if s.base_url is not None]
+    if not own:
+        return None
+    from .redact import shown_url
+
+    listed = ", ".join(own[:3]) + (f" and {len(own) - 3} more" if len(own) > 3 else "")
+    return (f"note: environment '{environment}' sets base_url {shown_url(str(env.base_url))}, "
+            f"but {listed} {'sets its' if len(own) == 1 else 'set their'} own base_url, which wins")
 
 
 def write_atomic(path: str, text: str) -> None:

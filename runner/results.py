@@ -197,6 +197,8 @@ class RunResult:
     warnings: tuple[str, ...] = ()  # e.g. TLS verification disabled
     interrupted: str | None = None  # "SIGINT" / "SIGTERM"
     started_at: str = ""  # ISO 8601 UTC
+    in_progress: bool = False  # a report written during the run: requests not finished are not verdicts
+    internal_error: str | None = None  # the run stopped on a bug (exit 70): the exception's type name
 
     @property
     def steps(self) -> tuple[StepResult, ...]:
@@ -213,11 +215,13 @@ class RunResult:
 
 
 def exit_code_for(run: RunResult) -> ExitCode:
-    """Precedence: interruption, then 3 (credentials), 4 (transport), 1 (checks)."""
+    """Precedence: interruption, an internal error (70), then 3 (credentials), 4 (transport), 1 (checks)."""
     if run.interrupted == "SIGINT":
         return ExitCode.SIGINT
     if run.interrupted == "SIGTERM":
         return ExitCode.SIGTERM
+    if run.internal_error is not None:
+        return ExitCode.INTERNAL
     outcomes = {s.outcome for s in run.steps}
     if Outcome.AUTH in outcomes:
         return ExitCode.CREDENTIALS

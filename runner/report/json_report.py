@@ -148,6 +148,16 @@ class _Builder:
 
     def run(self, run: RunResult) -> dict[str, Any]:
         c = run.counts()
+        summary: dict[str, Any] = {
+            "passed": c[Outcome.PASS],
+            "failed": c[Outcome.FAIL],
+            "auth": c[Outcome.AUTH],
+            "errors": c[Outcome.ERROR],
+            "skipped": c[Outcome.SKIP],
+            "total": sum(c.values()),
+        }
+        if not run.in_progress:  # no exit code until there is one: a killed run never reads as green
+            summary["exit_code"] = int(run.exit_code())
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -156,16 +166,9 @@ class _Builder:
             "duration_s": finite(run.duration_s) or 0.0,
             "environment": self.opt(run.environment, 200),
             "interrupted": self.opt(run.interrupted, 20),
+            "in_progress": bool(run.in_progress),
             "warnings": [self.s(w) for w in run.warnings],
-            "summary": {
-                "passed": c[Outcome.PASS],
-                "failed": c[Outcome.FAIL],
-                "auth": c[Outcome.AUTH],
-                "errors": c[Outcome.ERROR],
-                "skipped": c[Outcome.SKIP],
-                "total": sum(c.values()),
-                "exit_code": int(run.exit_code()),
-            },
+            "summary": summary,
             "specs": [self.spec(sp) for sp in run.specs],
         }
 

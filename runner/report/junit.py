@@ -135,6 +135,8 @@ class _Writer:
             props.append(("warning", w))
         if run.interrupted:
             props.append(("interrupted", run.interrupted))
+        if run.in_progress:
+            props.append(("in_progress", "true: the run had not finished when this report was written"))
         if props:
             pe = ET.SubElement(suite, "properties")
             for name, value in props:

@@ -31,6 +31,7 @@ EMOJI = {
     Outcome.ERROR: "\U0001f4a5",  # collision
     Outcome.SKIP: "\u23ed\ufe0f",  # next track
 }
+IN_PROGRESS = "\u23f3"  # hourglass with flowing sand
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>|~#!])")
 _BACKTICKS = re.compile(r"`+")
 
@@ -83,14 +84,20 @@ class _Writer:
         return [f"#### {self.outcome(step)}: {self.cell(step.name, 200)}", "", _fence(body), ""]
 
     def render(self, run: RunResult) -> str:
-        code = int(run.exit_code())
-        icon = EMOJI[Outcome.PASS] if code == 0 else (EMOJI[Outcome.AUTH] if code == 3 else EMOJI[Outcome.FAIL])
-        status = [f"{icon} exit code **{code}**"]
+        if run.in_progress:
+            status = [f"{IN_PROGRESS} **in progress**"]
+        else:
+            code = int(run.exit_code())
+            icon = EMOJI[Outcome.PASS] if code == 0 else (EMOJI[Outcome.AUTH] if code == 3 else EMOJI[Outcome.FAIL])
+            status = [f"{icon} exit code **{code}**"]
         if run.environment:
             status.append(f"environment **{self.cell(run.environment, 100)}**")
         if run.started_at:
             status.append(f"started {self.cell(run.started_at, 40)}")
         out = [f"## request-runner: {escape(summary_line(run))}", "", " \u00b7 ".join(status), ""]
+        if run.in_progress:
+            out += [f"> {IN_PROGRESS} **The run has not finished**: this summary was written while it was going "
+                    "(or the run was killed); requests not finished are listed as skipped.", ""]
         if run.interrupted:
             out += [f"> **Interrupted by {self.cell(run.interrupted, 20)}**: only the requests that finished "
                     "are reported.", ""]

@@ -62,11 +62,7 @@ class SecretDecl:
     kind: str
     options: Mapping[str, Any]
     span: Span
-    base_dir: str
-
-    def identity(self) -> tuple:
-        """Two declarations with the same identity share one resolved value per run."""
-        return (self.kind, repr(sorted(self.options.items(), key=lambda kv: kv[0])), self.base_dir)
+    base_dir: str  # which declarations are one source: secrets.base.source_identity
 
 
 @dataclass(frozen=True, slots=True)

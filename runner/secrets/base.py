@@ -22,6 +22,7 @@ __all__ = [
     "clean_text",
     "make_source",
     "seconds_option",
+    "source_identity",
 ]
 
 # A secret value (file, .env file, command output) larger than this is refused: a token
@@ -87,12 +88,47 @@ class SourceContext:
     stop: Any = None
 
 
-def make_source(decl: SecretDecl, ctx: SourceContext) -> SecretSource:
+def _kind_module(decl: SecretDecl) -> Any:
     module_name = SOURCE_KINDS.get(decl.kind)
     if module_name is None:
         raise SecretError(decl.name, decl.kind, f"unknown source kind '{decl.kind}'", decl.span)
-    module = importlib.import_module(f"{__package__}.{module_name}")
-    return module.build(decl, ctx)
+    return importlib.import_module(f"{__package__}.{module_name}")
+
+
+def make_source(decl: SecretDecl, ctx: SourceContext) -> SecretSource:
+    return _kind_module(decl).build(decl, ctx)
+
+
+def source_identity(decl: SecretDecl) -> tuple:
+    """Two declarations with the same identity are one source: fetched once per run.
+
+    The identity is the kind and its options (mappings compared whatever their key
+    order), never the secret's name nor where it was declared: the same oauth2 client
+    or keyring entry declared in two folders is one token per run. The declaring folder
+    joins the identity only when the kind reads a path relative to it; each kind module
+    says so with `reads_relative_path(decl) -> bool` (file, dotenv, a command whose
+    program is a relative path). A kind module without that function is taken to read
+    one (the safe side: two fetches rather than one value shared by mistake).
+    """
+    try:
+        reads_relative = getattr(_kind_module(decl), "reads_relative_path", None)
+    except SecretError:
+        reads_relative = None  # an unknown kind fails in make_source, with its message
+    folder = decl.base_dir if reads_relative is None or reads_relative(decl) else None
+    return (decl.kind, _canonical(decl.options), folder)
+
+
+def _canonical(value: Any) -> str:
+    """A text that is equal for equal option values, whatever the order of mapping keys."""
+
+    def walk(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return ("{}", sorted(((str(k), walk(x)) for k, x in v.items()), key=lambda kv: kv[0]))
+        if isinstance(v, (list, tuple)):
+            return ("[]", [walk(x) for x in v])
+        return (type(v).__name__, v)
+
+    return repr(walk(value))
 
 
 def check_value(decl: SecretDecl, source: str, raw: str) -> str:

@@ -37,7 +37,7 @@ from ..model import SecretDecl
 from ..redact import SENSITIVE_KEY
 from .base import MAX_VALUE_BYTES, SecretValue, SourceContext, check_value, clean_text, seconds_option
 
-__all__ = ["CommandSource", "build", "STDERR_TAIL_BYTES"]
+__all__ = ["CommandSource", "build", "reads_relative_path", "STDERR_TAIL_BYTES"]
 
 STDERR_TAIL_BYTES = 2048
 _KILL_GRACE_S = 1.0  # SIGTERM, then SIGKILL this long after
@@ -183,9 +183,8 @@ class CommandSource:
 
     def _program(self) -> str:
         prog = os.path.expanduser(self.argv[0])
-        if os.sep in prog or (os.altsep and os.altsep in prog):
-            if not os.path.isabs(prog):
-                prog = os.path.normpath(os.path.join(self.decl.base_dir or ".", prog))
+        if _relative_program(self.argv[0]):
+            prog = os.path.normpath(os.path.join(self.decl.base_dir or ".", prog))
         return prog
 
     def fetch(self) -> SecretValue:
@@ -302,14 +301,33 @@ class CommandSource:
         return SecretValue(check_value(self.decl, self.describe(), text))
 
 
-def build(decl: SecretDecl, ctx: SourceContext) -> CommandSource:
-    opts = decl.options
-    raw = opts["command"]
+def _relative_program(program: str) -> bool:
+    """`./scripts/token.sh` (a path, not absolute): read relative to the declaring file."""
+    prog = os.path.expanduser(program)
+    has_sep = os.sep in prog or bool(os.altsep and os.altsep in prog)
+    return has_sep and not os.path.isabs(prog)
+
+
+def _argv(decl: SecretDecl) -> tuple[str, ...]:
+    raw = decl.options["command"]
     if isinstance(raw, str):
         try:
-            argv = tuple(shlex.split(raw))
+            return tuple(shlex.split(raw))
         except ValueError as exc:  # "No closing quotation", "No escaped character"
             raise SecretError(decl.name, "command", f"'command' cannot be split into arguments: {exc}", decl.span) from None
-    else:
-        argv = tuple(str(a) if not isinstance(a, str) else a for a in raw)
-    return CommandSource(decl, argv, seconds_option(opts.get("timeout"), ctx.command_timeout), ctx)
+    return tuple(str(a) if not isinstance(a, str) else a for a in raw)
+
+
+def reads_relative_path(decl: SecretDecl) -> bool:
+    """Only a relative program path depends on the declaring folder (the command runs in
+    the current directory; a bare name is found on PATH): see base.source_identity."""
+    try:
+        argv = _argv(decl)
+    except SecretError:
+        return True  # fails in build() with its own message
+    return bool(argv) and _relative_program(argv[0])
+
+
+def build(decl: SecretDecl, ctx: SourceContext) -> CommandSource:
+    argv = _argv(decl)
+    return CommandSource(decl, argv, seconds_option(decl.options.get("timeout"), ctx.command_timeout), ctx)

@@ -18,7 +18,7 @@ from ..model import SecretDecl
 from .base import SecretValue, SourceContext, check_value
 from .file_source import read_small_file, resolve_path
 
-__all__ = ["DotenvSource", "build"]
+__all__ = ["DotenvSource", "build", "reads_relative_path"]
 
 _MAX_NAMES = 20
 
@@ -86,6 +86,11 @@ class DotenvSource:
         if value == "":
             raise self._fail(f"key {self.key} in {path} is empty")
         return SecretValue(check_value(self.decl, self.describe(), value))
+
+
+def reads_relative_path(decl: SecretDecl) -> bool:
+    """The path is relative to the declaring file: see base.source_identity."""
+    return True
 
 
 def build(decl: SecretDecl, ctx: SourceContext) -> DotenvSource:

@@ -31,5 +31,10 @@ class EnvSource:
         return SecretValue(check_value(self.decl, self.describe(), raw))
 
 
+def reads_relative_path(decl: SecretDecl) -> bool:
+    """An environment variable is the same from every folder: see base.source_identity."""
+    return False
+
+
 def build(decl: SecretDecl, ctx: SourceContext) -> EnvSource:
     return EnvSource(decl, str(decl.options["env"]), ctx)

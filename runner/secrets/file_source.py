@@ -17,7 +17,7 @@ from ..errors import SecretError
 from ..model import SecretDecl
 from .base import MAX_VALUE_BYTES, SecretValue, SourceContext, check_value
 
-__all__ = ["FileSource", "build", "read_small_file", "resolve_path"]
+__all__ = ["FileSource", "build", "read_small_file", "resolve_path", "reads_relative_path"]
 
 
 def resolve_path(decl: SecretDecl, path: str) -> str:
@@ -125,6 +125,11 @@ class FileSource:
     def fetch(self) -> SecretValue:
         text = read_small_file(self.decl, self.describe(), resolve_path(self.decl, self.path))
         return SecretValue(check_value(self.decl, self.describe(), text))
+
+
+def reads_relative_path(decl: SecretDecl) -> bool:
+    """The path is relative to the declaring file: see base.source_identity."""
+    return True
 
 
 def build(decl: SecretDecl, ctx: SourceContext) -> FileSource:

@@ -18,7 +18,7 @@ from ..errors import SecretError
 from ..model import SecretDecl
 from .base import SecretValue, SourceContext, check_value, clean_text, seconds_option
 
-__all__ = ["KeyringSource", "build", "DEFAULT_TIMEOUT_S"]
+__all__ = ["KeyringSource", "build", "DEFAULT_TIMEOUT_S", "reads_relative_path"]
 
 DEFAULT_TIMEOUT_S = 10.0
 _EXTRA_HINT = "pip install 'request-runner[keyring]'"
@@ -93,6 +93,11 @@ class KeyringSource:
         if not isinstance(value, str):
             raise self._fail(f"the keyring returned a {type(value).__name__}, not text, for {where}")
         return SecretValue(check_value(self.decl, self.describe(), value))
+
+
+def reads_relative_path(decl: SecretDecl) -> bool:
+    """A keyring entry is the same from every folder: see base.source_identity."""
+    return False
 
 
 def build(decl: SecretDecl, ctx: SourceContext) -> KeyringSource:

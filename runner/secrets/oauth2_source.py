@@ -43,7 +43,7 @@ from ..model import SecretDecl
 from ..template import TemplateError
 from .base import SecretValue, SourceContext, check_value, clean_text, seconds_option
 
-__all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S"]
+__all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S", "reads_relative_path"]
 
 DEFAULT_TIMEOUT_S = 30.0
 MAX_RETRIES = 2  # extra attempts after a 429/503
@@ -284,6 +284,11 @@ def _secret_refs(value: Any) -> list[str]:
         return [r.name for r in iter_refs(value) if r.kind == "secret"]
     except TemplateError:
         return []
+
+
+def reads_relative_path(decl: SecretDecl) -> bool:
+    """A token endpoint and client are the same from every folder: see base.source_identity."""
+    return False
 
 
 def build(decl: SecretDecl, ctx: SourceContext) -> OAuth2Source:

@@ -24,7 +24,7 @@ from typing import Callable, Mapping
 from ..errors import SecretError
 from ..model import SecretDecl
 from ..redact import Redactor
-from .base import SecretSource, SecretValue, SourceContext, check_value, make_source
+from .base import SecretSource, SecretValue, SourceContext, check_value, make_source, source_identity
 
 __all__ = ["SecretStore", "REFRESH_LEEWAY_S", "renew_at"]
 
@@ -89,8 +89,8 @@ class SecretStore:
         # Sources stamp expires_at with ctx.clock; renewals must read the same clock.
         self._clock = clock or ctx.clock
         self._entries: dict[tuple, _Entry] = {}
-        # id(decl) -> (decl, entry): get() runs per request, decl.identity() (a repr of
-        # the options) once per declaration. The decl is kept so its id is never reused.
+        # id(decl) -> (decl, entry): get() runs per request, source_identity(decl) (a repr
+        # of the options) once per declaration. The decl is kept so its id is never reused.
         self._by_decl: dict[int, tuple[SecretDecl, _Entry]] = {}
         self._lock = threading.Lock()
         self._local = threading.local()  # keys being fetched by this thread (cycle guard)
@@ -99,7 +99,7 @@ class SecretStore:
             redactor.add(value)
 
     def _key(self, decl: SecretDecl) -> tuple:
-        return ("override", decl.name) if decl.name in self._overrides else decl.identity()
+        return ("override", decl.name) if decl.name in self._overrides else source_identity(decl)
 
     def _entry(self, decl: SecretDecl) -> _Entry:
         hit = self._by_decl.get(id(decl))

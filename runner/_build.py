@@ -8,7 +8,7 @@ here for syntax checks only; `expectations.py` evaluates them), and an
 relative to the spec's directory).
 
 `LoadedSpec` is a `Spec` that also carries the SourceMap of its file, so that
-`check_references` can point at the exact value holding an undefined `${name}`.
+`render.check_spec` can point at the exact value holding an undefined `${name}`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from ._yaml import parse as _parse_yaml
 from .errors import SpecError
 from .source import Diagnostic, Span
 
-__all__ = ["LoadedSpec", "build_spec", "build_config", "SECRET_KINDS"]
+__all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "SECRET_KINDS"]
 
 SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2")
 _JSONPATH_ENV = jsonpath.JSONPathEnvironment()
@@ -39,6 +39,13 @@ _JSONPATH_ENV = jsonpath.JSONPathEnvironment()
 @dataclass(frozen=True, slots=True)
 class LoadedSpec(m.Spec):
     """A Spec read from a file: also holds the file's SourceMap (positions of every value)."""
+
+    source_map: SourceMap | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig(m.Config):
+    """A Config read from a file, with its SourceMap (positions of its vars and defaults)."""
 
     source_map: SourceMap | None = field(default=None, compare=False, repr=False)
 
@@ -405,13 +412,14 @@ def build_config(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str
             secrets=b.secrets(env.get("secrets"), here + ("secrets",)),
             span=b.key_span(here),
         )
-    config = m.Config(
+    config = LoadedConfig(
         path=filename,
         base_url=data.get("base_url"),
         vars=dict(data.get("vars") or {}),
         secrets=b.secrets(data.get("secrets"), ("secrets",)),
         defaults=b.defaults(data.get("defaults")),
         environments=environments,
+        source_map=smap,
     )
     if b.diagnostics:
         raise SpecError(b.diagnostics)

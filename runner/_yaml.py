@@ -56,6 +56,7 @@ __all__ = [
     "SourceMap",
     "YamlPath",
     "decode",
+    "scalar",
     "parse",
 ]
 
@@ -675,3 +676,28 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
     except RecursionError:  # defensive: the depth pre-scan should make this unreachable
         raise SpecError([Diagnostic(f"nesting is too deep (limit {MAX_DEPTH})", Span.point(filename), title="YAML too deep")]) from None
     return data, smap
+
+
+def scalar(text: str, *, what: str = "--var") -> Any:
+    """`text` typed as the same text written as a value in a YAML file (`vars:` entries):
+    `2` an int, `1.5` a float, `true` a bool, `null` None, `02134` and `1:30` strings;
+    `"..."` and `'...'` are YAML quoted strings (`"5"` is the text 5). An empty text
+    stays an empty string. Raises ValueError (no value quoted) for what the loader refuses.
+    """
+    if text[:1] in ("'", '"'):
+        try:
+            data, _ = parse("v: " + text, filename=what)
+        except SpecError:
+            raise ValueError("a quoted value must be one YAML quoted string ('...' or \"...\")") from None
+        if not isinstance(data.get("v"), str):
+            raise ValueError("a quoted value must be one YAML quoted string ('...' or \"...\")")
+        return data["v"]
+    if text == "" or text != text.strip() or "\n" in text:
+        return text
+    mark = yaml.Mark(what, 0, 0, 0, None, None)
+    walker = _Walker(what, SourceMap(what))
+    try:
+        return walker.plain(ScalarNode(_PLAIN, text, mark, mark), text)
+    except _Abort as exc:
+        hint = f" ({exc.diagnostic.hint})" if exc.diagnostic.hint else ""
+        raise ValueError(exc.diagnostic.message + hint) from None

@@ -70,24 +70,15 @@ def shard(files: list[str], k: int, n: int) -> list[str]:
     return [f for i, f in enumerate(files) if i % n == k - 1]
 
 
-def _typed(text: str) -> Any:
-    """`--var n=2` gives the number 2, as a YAML `vars:` entry would; quote-free strings stay strings."""
-    lowered = text.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    if lowered == "null":
-        return None
+def _typed(name: str, text: str) -> Any:
+    """`--var` text typed as the same text in a `vars:` entry (YAML 1.2 core, as the loader
+    types it): `n=2` the number 2, `zip=02134` the text 02134, `'n="5"'` the text 5."""
+    from ._yaml import scalar
+
     try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        value = float(text)
-        if value == value and value not in (float("inf"), float("-inf")):
-            return value
-    except ValueError:
-        pass
-    return text
+        return scalar(text)
+    except ValueError as exc:
+        raise UsageError(f"--var {name}: {exc}") from None
 
 
 def parse_assignments(items: list[str], flag: str, typed: bool) -> dict[str, Any]:
@@ -100,7 +91,7 @@ def parse_assignments(items: list[str], flag: str, typed: bool) -> dict[str, Any
                 raise UsageError("--secret expects NAME=VALUE, got an argument without NAME= "
                                  "(not shown: it may be the secret itself)")
             raise UsageError(f"{flag} expects NAME=VALUE, got '{item}'")
-        out[name] = _typed(value) if typed else value
+        out[name] = _typed(name, value) if typed else value
     return out
 
 
@@ -130,6 +121,7 @@ class App:
         for value in self.cli_secrets.values():
             self.redactor.add(value)
         self.cli_vars = parse_assignments(getattr(args, "var", []), "--var", typed=True)
+        self.load_warnings: list[Diagnostic] = []
 
     # ----- loading -------------------------------------------------------------------
 
@@ -158,9 +150,15 @@ class App:
             raise UsageError(f"unknown environment '{name}'{where}; known: {known}")
         return env
 
-    def _load(self, paths: list[str]):
-        """Load config and every spec file; every error of every file at once (exit 2)."""
-        from .load import check_references, load_spec_file
+    def _load(self, paths: list[str], *, env_unset: str = "error"):
+        """Load config and every spec file; every error of every file at once (exit 2).
+
+        The static checks are render.py's rules: what `runner run` could not render is
+        reported here, before anything is sent. An unset `${env:...}` is an error for a
+        run and a warning (`env_unset="warning"`, kept in self.load_warnings) for validate.
+        """
+        from .load import load_spec_file
+        from .render import Shared, check_config, check_spec
 
         config, config_path = self._config()
         env = self._environment(config)
@@ -182,20 +180,24 @@ class App:
             raise UsageError(f"no spec files (*.yaml, *.yml) found in {' '.join(paths or ['specs'])}")
 
         specs: list[Spec] = []
+        shared = Shared.from_config(config, env, self.cli_vars, secrets)
+        found = check_config(shared, environ=self.environ, env_title=env_unset)
         diagnostics: list[Diagnostic] = []
-        var_names = set(config_vars) | set(self.cli_vars)
         for path in files:
             try:
                 spec = load_spec_file(path)
             except SpecError as exc:
                 diagnostics.extend(exc.diagnostics)
                 if isinstance(exc.partial, Spec):  # semantic errors: still check its references
-                    names = set(secrets) | set(exc.partial.secrets) | set(self.cli_secrets)
-                    diagnostics.extend(check_references(exc.partial, var_names=var_names, secret_names=names))
+                    found += check_spec(exc.partial, shared, environ=self.environ, env_title=env_unset)
                 continue
-            secret_names = set(secrets) | set(spec.secrets) | set(self.cli_secrets)
-            diagnostics.extend(check_references(spec, var_names=var_names, secret_names=secret_names))
+            found += check_spec(spec, shared, environ=self.environ, env_title=env_unset)
             specs.append(spec)
+        seen: set[Diagnostic] = set()
+        for d in found:  # the config's defaults are checked with each spec: said once
+            if d not in seen:
+                seen.add(d)
+                (self.load_warnings if d.title == "warning" else diagnostics).append(d)
         if diagnostics:
             raise SpecError(diagnostics)
         return config, env, base_url, config_vars, secrets, specs
@@ -203,7 +205,9 @@ class App:
     # ----- commands ------------------------------------------------------------------
 
     def validate(self) -> int:
-        *_, specs = self._load(self.args.paths)
+        *_, specs = self._load(self.args.paths, env_unset="warning")
+        for warning in self.load_warnings:
+            self.stderr.write(self.redactor.mask(f"warning: {warning.one_line()}") + "\n")
         for spec in specs:
             n = len(spec.requests)
             self._write(f"ok  {spec.path} ({n} request{'s' if n != 1 else ''})\n")
@@ -306,6 +310,8 @@ class App:
             tags=tuple(self.args.tag),
             curl=self.args.curl,
             stop=stop,
+            config=config,
+            environment=env,
         )
         selected = [engine.select_requests(spec, options) for spec in specs]
         if not any(selected) and (self.args.name_filter or self.args.tag):

@@ -27,34 +27,16 @@ Decisions (see also docs):
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
-from urllib.parse import urlencode
+from typing import Any, Callable, Mapping
 
 from .authdiag import diagnose
 from .curl import to_curl
 from .errors import SecretError, TransportError
 from .expectations import Body, CaptureError, Evaluator
-from .model import (
-    DEFAULT_MAX_BODY,
-    DEFAULT_TIMEOUT,
-    BasicAuth,
-    BearerAuth,
-    Defaults,
-    FilesBody,
-    FormBody,
-    HeaderAuth,
-    JsonBody,
-    RawBody,
-    RequestDef,
-    Retry,
-    SecretDecl,
-    Spec,
-)
+from .model import Config, Defaults, Environment, RequestDef, SecretDecl, Spec
 from .redact import MASK, SENSITIVE_KEY, Redactor
 from .results import (
     NOT_PASSING,
@@ -69,15 +51,15 @@ from .results import (
     StepResult,
 )
 from .secrets.store import SecretStore
-from .template import Scope, TemplateError, as_text, iter_refs, render
-from .transport import ALWAYS_SECRET_HEADERS, PreparedRequest, Transport, basic_header
+from .render import IDEMPOTENT, RenderError, Rendered, RequestPlan, Shared, SpecRenderer, refs_of
+from .template import TemplateError
+from .transport import ALWAYS_SECRET_HEADERS, Transport
 
 __all__ = ["RunOptions", "run_spec", "select_requests", "RESPONSE_KEEP", "IDEMPOTENT"]
 
 RESPONSE_KEEP = 64 * 1024  # bytes of (masked) response body kept in a result
 _MASK_MARGIN = 8 * 1024  # masked before cutting, so no secret is cut in half at the edge
 _EXCERPT = 4 * 1024  # request body excerpt
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +77,16 @@ class RunOptions:
     tags: tuple[str, ...] = ()  # --tag
     curl: bool = False
     stop: threading.Event | None = None
+    # The config file and --env as loaded (positions for messages); without them the
+    # fields above (config_vars, base_url, defaults, secrets) describe the config.
+    config: Config | None = None
+    environment: Environment | None = None
+
+    def shared(self) -> Shared:
+        if self.config is not None:
+            return Shared.from_config(self.config, self.environment, self.cli_vars, self.secrets)
+        return Shared.plain(config_vars=self.config_vars, cli_vars=self.cli_vars, base_url=self.base_url,
+                            defaults=self.defaults, secrets=self.secrets)
 
 
 def select_requests(spec: Spec, options: RunOptions) -> list[RequestDef]:
@@ -130,69 +122,9 @@ def run_spec(
 # --------------------------------------------------------------------------- internals
 
 
-class _BuildError(Exception):
-    pass
-
-
-@dataclass(slots=True)
-class _Plan:
-    """What is constant about one request for the whole run, computed once."""
-
-    var_refs: frozenset[str]
-    secret_refs: frozenset[str]
-    headers: list[tuple[str, Any, bool]]  # (name, value or template, needs render)
-    timeout: float
-    follow: bool
-    max_body: int
-    verify: bool
-    retry: Retry | None
-
-
-@dataclass(slots=True)
-class _Built:
-    prepared: PreparedRequest
-    display_url: str
-    auth_decl: SecretDecl | None
-    auth_secret: str | None
-    token: str | None
-    scheme: str | None  # "Bearer", "Basic", header name, or None (no credentials)
-    basic: tuple[str, str] | None
-    body_text: str | None
-    used_secrets: list[str]
-
-
-def _text(value: Any) -> str:
-    """A rendered value as sent in a URL, query, header or form field (an absent value is empty)."""
-    return "" if value is None else as_text(value)
-
-
-def _refs(values: Sequence[Any]) -> tuple[set[str], set[str]]:
-    var_refs: set[str] = set()
-    secret_refs: set[str] = set()
-    for value in values:
-        if (isinstance(value, str) and "${" not in value) or value is None or value == []:
-            continue  # nothing to find (the common case)
-        try:
-            for ref in iter_refs(value):
-                if ref.kind == "var":
-                    var_refs.add(ref.name)
-                elif ref.kind == "secret":
-                    secret_refs.add(ref.name)
-        except TemplateError:
-            pass
-    return var_refs, secret_refs
-
-
-def _dynamic(value: Any) -> bool:
-    """A header value that needs rendering (a template, or not text yet)."""
-    return not isinstance(value, str) or "$" in value
-
-
-def _first(*values: Any) -> Any:
-    for v in values:
-        if v is not None:
-            return v
-    return None
+_BuildError = RenderError  # the request cannot be built: an ERROR step
+_Plan = RequestPlan
+_Built = Rendered
 
 
 class _SpecRun:
@@ -208,114 +140,20 @@ class _SpecRun:
             sleep = stop.wait if stop is not None else time.sleep
         self.sleep = sleep
         self.evaluator = Evaluator()
-        self.decls: dict[str, SecretDecl] = {**options.secrets, **spec.secrets}
-        self.vars: dict[str, Any] = {}
+        self.renderer = SpecRenderer(spec, options.shared(), environ=options.environ, store=store,
+                                     redactor=redactor, insecure=options.insecure, timeout=options.timeout)
+        self.decls: dict[str, SecretDecl] = self.renderer.decls
+        self.vars = self.renderer.captures  # captures of earlier requests (vars are in the renderer)
         self.failed_captures: dict[str, tuple[str, str]] = {}  # capture -> (request, why)
         self.capture_owner: dict[str, str] = {}
-        self._basic_seen: set[tuple[str, str]] = set()
-        self._used: list[str] = []
-        self.scope = Scope(variables=self.vars, environ=options.environ, secret=self._secret)
-        self.base_url: str | None = None
         self._credential_names: frozenset[str] | None = None
-        self._defaults_plan: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
 
-    # -- secrets
-    def _decl(self, name: str) -> SecretDecl:
-        decl = self.decls.get(name)
-        if decl is None:
-            raise SecretError(name, "nowhere", "it is not declared in the spec's or the config's secrets")
-        return decl
-
-    def _secret(self, name: str) -> str:
-        value = self.store.get(self._decl(name))
-        self._used.append(name)
-        return value
-
-    # -- set-up
-    def _setup(self) -> str | None:
-        """Variables and base URL; a problem here stops the whole file (returned as text)."""
-        self.vars.update(self.options.config_vars)
-        try:
-            for name, value in self.spec.vars.items():
-                self.vars[name] = render(value, self.scope)
-        except (TemplateError, SecretError) as exc:
-            return self.redactor.mask(f"vars: {exc}")
-        self.vars.update(self.options.cli_vars)
-        base = self.spec.base_url if self.spec.base_url is not None else self.options.base_url
-        if base is not None:
-            try:
-                base = _text(render(base, self.scope))
-            except (TemplateError, SecretError) as exc:
-                return self.redactor.mask(f"base_url: {exc}")
-        self.base_url = base
-        return None
-
-    def _plan_defaults(self) -> tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]]:
-        """The headers of the config's and the spec's defaults, and their references: once per run."""
-        cached = self._defaults_plan
-        if cached is None:
-            spec_d, conf_d = self.spec.defaults, self.options.defaults
-            headers: dict[str, tuple[str, Any, bool]] = {}
-            for name, value in (*conf_d.headers, *spec_d.headers):
-                headers[name.lower()] = (name, value, _dynamic(value))
-            var_refs, secret_refs = _refs([v for _, v in spec_d.headers] + [v for _, v in conf_d.headers])
-            cached = self._defaults_plan = (headers, frozenset(var_refs), frozenset(secret_refs))
-        return cached
-
-    def _plan(self, req: RequestDef) -> _Plan:
-        spec_d, conf_d, opts = self.spec.defaults, self.options.defaults, self.options
-        default_headers, default_vars, default_secrets = self._plan_defaults()
-        headers = dict(default_headers)
-        for name, value in req.headers:
-            headers[name.lower()] = (name, value, _dynamic(value))
-        values: list[Any] = [req.url, [v for _, v in req.query], [v for _, v in req.headers]]
-        body = req.body
-        if isinstance(body, JsonBody):
-            values.append(body.value)
-        elif isinstance(body, FormBody):
-            values.append([v for _, v in body.fields])
-        elif isinstance(body, RawBody):
-            values.append(body.text)
-        elif isinstance(body, FilesBody):
-            values.append([v for _, v in body.fields] + [p.content for p in body.files if p.content])
-        auth = self._auth_for(req)
-        if isinstance(auth, BasicAuth):
-            values.append(auth.username)
-        exp = req.expect
-        for hc in exp.headers:
-            values += [p.operand for p in hc.predicates]
-        for jc in exp.json:
-            values.append(jc.path)
-            values += [p.operand for p in jc.predicates]
-        values += [p.operand for p in exp.body]
-        values += [c.jsonpath for c in req.captures if c.jsonpath]
-        var_refs, secret_refs = _refs(values)
-        var_refs.update(default_vars)
-        secret_refs.update(default_secrets)
-        timeout = _first(req.timeout, opts.timeout, spec_d.timeout, conf_d.timeout, DEFAULT_TIMEOUT)
-        retry = req.retry
-        if retry is None:
-            inherited = _first(spec_d.retry, conf_d.retry)
-            if inherited is not None and req.method.upper() in IDEMPOTENT:
-                retry = inherited
-        verify = False if opts.insecure else bool(_first(spec_d.verify, conf_d.verify, True))
-        return _Plan(
-            var_refs=frozenset(var_refs),
-            secret_refs=frozenset(secret_refs),
-            headers=list(headers.values()),
-            timeout=float(timeout),
-            follow=bool(_first(req.follow_redirects, spec_d.follow_redirects, conf_d.follow_redirects, False)),
-            max_body=int(_first(req.max_body, spec_d.max_body, conf_d.max_body, DEFAULT_MAX_BODY)),
-            verify=verify,
-            retry=retry,
-        )
+    def _plan(self, req: RequestDef) -> RequestPlan:
+        return self.renderer.plan(req)
 
     # -- the run
     def run(self) -> SpecResult:
         started = self.clock()
-        problem = self._setup()
-        if problem is not None:
-            return SpecResult(self.spec.path, self.spec.name, (), self.clock() - started, error=problem, tags=self.spec.tags)
         selected = []
         for req in self.spec.requests:
             for cap in req.captures:
@@ -359,7 +197,7 @@ class _SpecRun:
             hit = self.failed_captures.get(name)
             if hit is not None:
                 return f"needs '{name}', captured by '{hit[0]}' which {hit[1]}"
-            if name not in self.vars and name in self.capture_owner:
+            if name in self.capture_owner and name not in self.renderer.scope.variables:
                 return f"needs '{name}', captured by '{self.capture_owner[name]}' which did not run"
         return None
 
@@ -398,139 +236,9 @@ class _SpecRun:
         failure = Failure(kind, self.redactor.mask(message), span=req.span)
         return self._base_step(req, outcome=Outcome.ERROR, failures=(failure,), **kw)
 
-    # -- building the request
-    def _render(self, value: Any) -> Any:
-        if isinstance(value, str) and "$" not in value:
-            return value
-        return render(value, self.scope)
-
-    def _auth_for(self, req: RequestDef):
-        return req.auth if req.auth is not None else self.spec.auth
-
-    def _build(self, req: RequestDef, plan: _Plan) -> _Built:
-        try:
-            return self._assemble(req, plan)
-        except UnicodeEncodeError as exc:  # a captured JSON string with a lone surrogate ("\udc00")
-            char = f"U+{ord(exc.object[exc.start]):04X}" if isinstance(exc.object, str) else "a character"
-            raise _BuildError(f"a value is not valid Unicode text ({char} cannot be encoded)") from None
-
-    def _assemble(self, req: RequestDef, plan: _Plan) -> _Built:
-        self._used = []
-        url = _text(self._render(req.url))
-        if "://" not in url[:12]:
-            if not self.base_url:
-                raise _BuildError(f"relative URL {url[:80]!r} and no base_url (spec, config or environment)")
-            url = self.base_url.rstrip("/") + "/" + url.lstrip("/")
-        params: list[tuple[str, str]] = []
-        for name, value in req.query:
-            value = self._render(value)
-            if isinstance(value, (list, tuple)):
-                params.extend((name, _text(v)) for v in value)
-            else:
-                params.append((name, _text(value)))
-        headers: list[tuple[str, str]] = []
-        for name, value, dynamic in plan.headers:
-            headers.append((name, _text(self._render(value)) if dynamic else value))
-        secret_names = set(ALWAYS_SECRET_HEADERS)
-        if plan.secret_refs:
-            for name, value, dynamic in plan.headers:
-                if dynamic and isinstance(value, str) and "${secret:" in value:
-                    secret_names.add(name.lower())
-
-        # auth
-        auth = self._auth_for(req)
-        decl = token = scheme = None
-        basic = None
-        auth_secret = None
-        if isinstance(auth, BearerAuth):
-            auth_secret = auth.secret
-            decl = self._decl(auth.secret)
-            token = self.store.get(decl)
-            scheme = "Bearer"
-            headers = [h for h in headers if h[0].lower() != "authorization"]
-            headers.append(("Authorization", "Bearer " + token))
-        elif isinstance(auth, HeaderAuth):
-            auth_secret = auth.secret
-            decl = self._decl(auth.secret)
-            token = self.store.get(decl)
-            scheme = auth.name
-            headers = [h for h in headers if h[0].lower() != auth.name.lower()]
-            headers.append((auth.name, token))
-            secret_names.add(auth.name.lower())
-        elif isinstance(auth, BasicAuth):
-            auth_secret = auth.password_secret
-            decl = self._decl(auth.password_secret)
-            token = self.store.get(decl)
-            user = _text(self._render(auth.username))
-            if (user, token) not in self._basic_seen:
-                self.redactor.add_basic(user, token)
-                self._basic_seen.add((user, token))
-            scheme = "Basic"
-            basic = (user, token)
-            try:
-                value = basic_header(user, token)
-            except UnicodeEncodeError:
-                raise _BuildError("basic auth: the username is not latin-1 text") from None
-            headers = [h for h in headers if h[0].lower() != "authorization"]
-            headers.append(("Authorization", value))
-
-        # body
-        data: Any = None
-        files = None
-        body_text: str | None = None
-        body = req.body
-        lower = {h[0].lower() for h in headers}
-        if isinstance(body, JsonBody):
-            value = self._render(body.value) if body.value is not None else None
-            try:
-                body_text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise _BuildError(f"json body cannot be encoded ({exc})") from None
-            data = body_text.encode("utf-8")
-            if "content-type" not in lower:
-                headers.append(("Content-Type", "application/json"))
-        elif isinstance(body, FormBody):
-            data = [(k, _text(self._render(v))) for k, v in body.fields]
-            body_text = urlencode(data)
-        elif isinstance(body, RawBody):
-            body_text = _text(self._render(body.text))
-            data = body_text.encode("utf-8")
-            if body.content_type and "content-type" not in lower:
-                headers.append(("Content-Type", body.content_type))
-        elif isinstance(body, FilesBody):
-            data = [(k, _text(self._render(v))) for k, v in body.fields] or None
-            files = []
-            shown = []
-            for part in body.files:
-                if part.path is not None:
-                    try:
-                        with open(part.path, "rb") as fh:
-                            content = fh.read()
-                    except OSError as exc:
-                        raise _BuildError(f"file {part.path}: {exc.strerror or 'cannot be read'}") from None
-                    filename = part.filename or os.path.basename(part.path)
-                else:
-                    content = _text(self._render(part.content)).encode("utf-8")
-                    filename = part.filename or part.field
-                files.append((part.field, (filename, content, part.content_type)))
-                shown.append(f"{part.field}={filename} ({len(content)} bytes)")
-            body_text = "multipart: " + ", ".join(shown)
-
-        display_url = url + ("?" + urlencode(params) if params else "")
-        prepared = PreparedRequest(
-            method=req.method.upper(),
-            url=url,
-            params=params,
-            headers=headers,
-            data=data,
-            files=files,
-            timeout=plan.timeout,
-            follow_redirects=plan.follow,
-            verify=plan.verify,
-            max_body=plan.max_body,
-            secret_header_names=frozenset(secret_names),
-        )
-        return _Built(prepared, display_url, decl, auth_secret, token, scheme, basic, body_text, self._used)
+    # -- building the request (render.py)
+    def _build(self, req: RequestDef, plan: RequestPlan) -> Rendered:
+        return self.renderer.render(plan)
 
     # -- presenting (masked)
     def _request_snapshot(self, built: _Built) -> RequestSnapshot:
@@ -694,7 +402,7 @@ class _SpecRun:
                                 refreshed=refreshed, location=location)
 
     def _render_operand(self, value: Any) -> Any:
-        return render(value, self.scope)
+        return self.renderer.value(value)
 
     def _capture(self, req: RequestDef, resp: ResponseSnapshot, body: Body) -> list[Failure]:
         values = {}
@@ -721,7 +429,7 @@ class _SpecRun:
             for req in self.spec.requests:
                 headers += req.headers
             values = [v for k, v in headers if k.lower() in ALWAYS_SECRET_HEADERS or SENSITIVE_KEY.search(k)]
-            names = self._credential_names = frozenset(_refs(values)[0])
+            names = self._credential_names = frozenset(refs_of(values)[0])
         return names
 
     def _finish(self, req, built: _Built, outcome: Outcome, attempts: int, *, resp=None, checks=(), failures=(),

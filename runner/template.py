@@ -7,7 +7,9 @@
     $${                      a literal "${"
 
 A value that is exactly one reference keeps the type of what it names (a var or a
-capture: number, object); inside a longer string it is formatted as text.
+capture: number, object); inside a longer string it is formatted as text (JSON for
+a list or an object, and null as an empty string, as when it is a whole header or
+query value).
 """
 
 from __future__ import annotations
@@ -87,11 +89,11 @@ class Scope:
 
 
 def as_text(value: Any) -> str:
-    """A value as it reads inside a longer string: JSON for containers, `null` for None."""
+    """A value as it reads inside a longer string: JSON for containers, empty for None."""
     if isinstance(value, str):
         return value
     if value is None:
-        return "null"
+        return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):

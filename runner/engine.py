@@ -5,7 +5,9 @@
 
 Decisions (see also docs):
 
-- Variables: config vars < spec vars < --var; captures of earlier requests win last.
+- The request is built by render.py (vars, captures, secrets, URL, headers, auth,
+  body; what is constant per request is planned once). Variables: config vars <
+  spec vars < --var; captures of earlier requests win last.
 - Timeout: the request's own `timeout`, else `--timeout`, else the spec's then the
   config's `defaults.timeout`, else 30 s. The same field order (request, spec
   defaults, config defaults) for `follow_redirects`, `max_body`, `retry`, `verify`.

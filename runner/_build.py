@@ -32,7 +32,7 @@ from .source import Diagnostic, Span
 
 __all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "SECRET_KINDS"]
 
-SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2")
+SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2", "http")
 _JSONPATH_ENV = jsonpath.JSONPathEnvironment()
 
 
@@ -116,8 +116,17 @@ class _Builder:
             for option, v in options.items():
                 if _has_nul(v):  # a path, command or name: the OS refuses it (ValueError) at resolve time
                     self.error(f"secret '{name}': '{option}' holds a NUL character", self.span(here + (option,)), "remove the \\0 escape")
+            if kinds[0] == "http" and isinstance(options.get("http"), Mapping):
+                self.http_source(options["http"], here + ("http",))
             out[name] = m.SecretDecl(name=name, kind=kinds[0], options=dict(options), span=self.key_span(here), base_dir=self.base_dir)
         return out
+
+    def http_source(self, login: Mapping, path: tuple) -> None:
+        """The JSONPaths of an `http` login source parse (`token`, `expires_in`)."""
+        for key in ("token", "expires_in"):
+            value = login.get(key)
+            if isinstance(value, str):
+                self.check_jsonpath(value.strip(), self.span(path + (key,)))
 
     def auth(self, value: Any, path: tuple) -> m.Auth | None:
         if value is None:

@@ -259,7 +259,7 @@ class App:
         from .report.terminal import TerminalReporter
         from .secrets import SecretStore, SourceContext
         from .template import Scope, render
-        from .transport import post_form
+        from .transport import post_form, send_once
 
         warnings: list[str] = []
         if self.args.insecure:
@@ -291,6 +291,7 @@ class App:
             environ=self.environ,
             resolve_ref=resolve_ref,
             post_form=lambda *a, **kw: post_form(*a, environ=self.environ, **kw),
+            send_request=lambda prepared: send_once(prepared, environ=self.environ, stop=stop),
             verify_tls=not self.args.insecure,
             stop=stop,
         )

@@ -3,6 +3,7 @@
     Transport(environ=..., stop=...)     one requests.Session per spec file (a context manager)
         .send(PreparedRequest) -> ResponseSnapshot
     post_form(url, fields, *, timeout, verify=True, auth=None) -> ResponseSnapshot
+    send_once(PreparedRequest, *, environ, stop) -> ResponseSnapshot   (a login request)
 
 Policy decided here:
 
@@ -52,6 +53,7 @@ __all__ = [
     "PreparedRequest",
     "Transport",
     "post_form",
+    "send_once",
     "redirect_headers",
     "host_port",
     "human_size",
@@ -552,5 +554,11 @@ def post_form(
         verify=verify,
         max_body=FORM_MAX_BODY,
     )
-    with Transport(environ=environ) as t:
-        return t.send(prepared)
+    return send_once(prepared, environ=environ)
+
+
+def send_once(req: PreparedRequest, *, environ: Mapping[str, str] | None = None, stop: Any = None) -> ResponseSnapshot:
+    """Send one request on a Session of its own (a secret source's login or token request):
+    the same deadline, TLS, proxy and redirect rules as every request of a spec file."""
+    with Transport(environ=environ, stop=stop) as t:
+        return t.send(req)

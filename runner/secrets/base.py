@@ -8,6 +8,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import SecretError
 from ..model import SecretDecl
@@ -20,9 +21,11 @@ __all__ = [
     "SourceContext",
     "check_value",
     "clean_text",
+    "lifetime_seconds",
     "make_source",
     "seconds_option",
     "source_identity",
+    "url_without_query",
 ]
 
 # A secret value (file, .env file, command output) larger than this is refused: a token
@@ -41,6 +44,7 @@ SOURCE_KINDS: dict[str, str] = {
     "command": "command_source",
     "keyring": "keyring_source",
     "oauth2": "oauth2_source",
+    "http": "http_source",
 }
 
 
@@ -79,6 +83,9 @@ class SourceContext:
     resolve_ref: Callable[[Any], Any] = lambda value: value
     # POST a form to a token endpoint: (url, fields, timeout, verify) -> ResponseSnapshot.
     post_form: Callable[..., Any] | None = None
+    # Send a login request: (transport.PreparedRequest) -> ResponseSnapshot, with the
+    # run's proxies, CA bundle and stop event (the `http` source).
+    send_request: Callable[[Any], Any] | None = None
     command_timeout: float = 30.0
     verify_tls: bool = True
     # The clock `SecretValue.expires_at` is measured on; SecretStore should share it.
@@ -168,6 +175,34 @@ def seconds_option(value: Any, default: float) -> float:
     if not seconds > 0:  # zero, negative, NaN
         return float(default)
     return min(seconds, MAX_TIMEOUT_S)
+
+
+def url_without_query(url: str) -> str:
+    """A URL for messages: no userinfo, query or fragment (they may carry credentials)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url.split("?", 1)[0].split("#", 1)[0]
+    netloc = parts.netloc.rsplit("@", 1)[-1]  # never show userinfo
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def lifetime_seconds(raw: Any) -> float | None:
+    """`expires_in` as seconds, or None when missing, not a number, zero or negative."""
+    if isinstance(raw, bool):
+        return None
+    try:
+        if isinstance(raw, (int, float)):
+            seconds = float(raw)
+        elif isinstance(raw, str) and raw.strip().isdecimal():  # not isdigit: '²' is a digit float() refuses
+            seconds = float(raw.strip())
+        else:
+            return None
+    except OverflowError:  # an integer beyond float range: no usable lifetime
+        return None
+    if seconds != seconds or seconds <= 0 or seconds == float("inf"):
+        return None
+    return seconds
 
 
 _UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")

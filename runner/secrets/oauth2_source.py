@@ -36,12 +36,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
-from urllib.parse import quote_plus, urlsplit, urlunsplit
+from urllib.parse import quote_plus, urlsplit
 
 from ..errors import RunnerError, SecretError, TransportError
 from ..model import SecretDecl
 from ..template import TemplateError
-from .base import SecretValue, SourceContext, check_value, clean_text, seconds_option
+from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
 
 __all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S", "reads_relative_path"]
 
@@ -51,15 +51,6 @@ MAX_RETRY_AFTER_S = 10.0  # a longer Retry-After is an error, not a wait
 DEFAULT_RETRY_WAIT_S = 1.0  # 429/503 without Retry-After
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 _RESERVED = {"grant_type", "client_id", "client_secret"}
-
-
-def _strip_query(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url.split("?", 1)[0].split("#", 1)[0]
-    netloc = parts.netloc.rsplit("@", 1)[-1]  # never show userinfo
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -78,24 +69,6 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-def _expires_in(raw: Any) -> float | None:
-    """`expires_in` as seconds, or None when missing, not a number, zero or negative."""
-    if isinstance(raw, bool):
-        return None
-    try:
-        if isinstance(raw, (int, float)):
-            seconds = float(raw)
-        elif isinstance(raw, str) and raw.strip().isdecimal():  # not isdigit: '²' is a digit float() refuses
-            seconds = float(raw.strip())
-        else:
-            return None
-    except OverflowError:  # an integer beyond float range: no usable lifetime
-        return None
-    if seconds != seconds or seconds <= 0 or seconds == float("inf"):
-        return None
-    return seconds
-
-
 @dataclass(slots=True)
 class OAuth2Source:
     decl: SecretDecl
@@ -109,7 +82,7 @@ class OAuth2Source:
         return str(self.options.get("client_id", ""))
 
     def describe(self) -> str:
-        url = _strip_query(str(self.options.get("token_url", "")))
+        url = url_without_query(str(self.options.get("token_url", "")))
         return f"oauth2 client_credentials at {url} (client {clean_text(self._client_id_text(), 80)})"
 
     def env_name(self) -> str | None:
@@ -200,7 +173,7 @@ class OAuth2Source:
             fields["client_id"] = client_id  # a public client: identify it in the body
 
         timeout = seconds_option(self.options.get("timeout"), DEFAULT_TIMEOUT_S)
-        shown_url = _strip_query(url)
+        shown_url = url_without_query(url)
 
         attempt = 0
         while True:
@@ -229,7 +202,7 @@ class OAuth2Source:
         ctype = (resp.header("Content-Type") or "").split(";", 1)[0].strip().lower() or "none"
         ctype = clean_text(ctype, 60)
         if 300 <= status < 400:
-            location = _strip_query(clean_text(resp.header("Location") or "", 200))
+            location = url_without_query(clean_text(resp.header("Location") or "", 200))
             raise self._fail(
                 f"token endpoint answered HTTP {status} (a redirect{' to ' + location if location else ''}); "
                 "token requests never follow redirects: use the final URL as token_url",
@@ -272,7 +245,7 @@ class OAuth2Source:
             shown = clean_text(str(token_type), 40, mask=(token,) + mask)
             raise self._fail(f"token endpoint issued a {shown!r} token; only Bearer tokens are supported")
         value = check_value(self.decl, self.describe(), token)
-        lifetime = _expires_in(doc.get("expires_in"))
+        lifetime = lifetime_seconds(doc.get("expires_in"))
         expires_at = self.ctx.clock() + lifetime if lifetime is not None else None
         return SecretValue(value, expires_at=expires_at, also_mask=tuple(m for m in mask if m))
 

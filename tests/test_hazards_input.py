@@ -170,7 +170,7 @@ def test_d40_many_one_of_errors_are_one_line_each_sorted_and_stable(cwd):
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     positions = [tuple(int(n) for n in line.split(":")[2:4]) for line in lines]
     assert positions == sorted(positions) and len(lines) == 11, err
-    assert "expected exactly one of: env, file, dotenv, command, keyring or oauth2; got 'env' and 'file'" in err
+    assert "expected exactly one of: env, file, dotenv, command, keyring, oauth2 or http; got 'env' and 'file'" in err
     assert "unknown key 'gtx' (did you mean 'gt'?)" in err
     assert "missing required key 'password'" in err
     assert err.rstrip().endswith("11 errors; nothing was sent")

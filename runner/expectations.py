@@ -187,6 +187,18 @@ _OP_WORDS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 # --------------------------------------------------------------------------- evaluator
 
 
+_LIST_HINT = (
+    "this JSONPath is not singular (a wildcard, filter, slice, `..` or several selectors), so it "
+    "selects a list whatever it matches: compare with a list, or select one node by name and index "
+    "($.items[0].name)"
+)
+
+
+def _scalar_compare(op: str, operand: Any) -> bool:
+    """A comparison that only a single value could pass: the hint about lists helps here."""
+    return op in ("eq", "gt", "ge", "lt", "le", "matches") and not isinstance(operand, (list, tuple))
+
+
 _REDIRECT_HINT = "redirects are not followed unless `follow_redirects: true` is set (on the request or in `defaults`)"
 
 
@@ -210,22 +222,33 @@ class Evaluator:
             self._paths[path] = compiled
         return compiled
 
-    def select(self, path: str, doc: Any) -> Any:
-        """One node -> its value; several -> the list; none -> MISSING."""
+    def singular(self, path: str) -> bool:
+        """True for a singular query (RFC 9535 2.3.5.1: names and indexes only), as python-jsonpath decides.
+
+        Anything else (wildcard, filter, slice, `..`, a list of selectors, a union) may
+        select any number of nodes, so it always gives a list, whatever the data.
+        """
+        test = getattr(self.compile_path(path), "singular_query", None)  # a CompoundJSONPath has none
+        return bool(test is not None and test())
+
+    def nodes(self, path: str, doc: Any) -> list[Any]:
+        """The values `path` selects in `doc`, in document order."""
         compiled = self.compile_path(path)
         try:
-            nodes = compiled.findall(doc)
+            return compiled.findall(doc)
         except (jsonpath.JSONPathError, RecursionError) as exc:
             # python-jsonpath stops `..` descent at a fixed depth: a server's deep body must
             # give a failure, never an exception out of the run.
             why = "the response is nested too deeply to search" if "recursion" in str(exc).lower() else (
                 f"cannot be applied: {str(exc).splitlines()[0][:120]}")
             raise _Unsearchable(f"{short(path)}: {why}") from None
-        if not nodes:
-            return MISSING
-        if len(nodes) == 1:
-            return nodes[0]
-        return nodes
+
+    def select(self, path: str, doc: Any) -> Any:
+        """A singular path -> its value, or MISSING; any other path -> the list it selects (maybe empty)."""
+        found = self.nodes(path, doc)
+        if not self.singular(path):
+            return found
+        return found[0] if found else MISSING
 
     def regex(self, pattern: str) -> re.Pattern[str]:
         compiled = self._regexes.get(pattern)
@@ -397,18 +420,23 @@ class Evaluator:
                 failures.append(Failure(FailureKind.ASSERTION, exc.message, "JSON body", "not JSON", span))
             if doc is not MISSING:
                 for jc in expect.json:
-                    path = _render(jc.path, render)
+                    path = str(_render(jc.path, render))
                     try:
-                        value = self.select(str(path), doc)
+                        value = self.select(path, doc)
                     except _Unsearchable as exc:
-                        record(str(path), False, "a JSONPath result", "not searchable", jc.span, exc.message)
+                        record(path, False, "a JSONPath result", "not searchable", jc.span, exc.message)
                         continue
                     except CaptureError as exc:
-                        record(str(path), False, "a valid JSONPath", "invalid", jc.span, exc.message)
+                        record(path, False, "a valid JSONPath", "invalid", jc.span, exc.message)
                         continue
+                    listed = isinstance(value, list) and not self.singular(path)
                     for pred in jc.predicates:
-                        ok, exp, act = self.test(pred, value, _render(pred.operand, render))
-                        record(str(path), ok, exp, act, pred.span or jc.span)
+                        operand = _render(pred.operand, render)
+                        # `exists` asks whether anything was selected, not whether the list is there
+                        subject = MISSING if listed and not value and pred.op == "exists" else value
+                        ok, exp, act = self.test(pred, subject, operand)
+                        hint = _LIST_HINT if listed and not ok and _scalar_compare(pred.op, operand) else None
+                        record(path, ok, exp, act, pred.span or jc.span, hint=hint)
                 if expect.schema is not None:
                     sc = expect.schema
                     errors = self.schema(sc).errors(doc)
@@ -462,7 +490,7 @@ class Evaluator:
             doc = body.json()
         except NotJson as exc:
             raise CaptureError(f"capture '{cap.name}': {exc.message}") from None
-        value = self.select(path, doc)
+        value = self.select(path, doc)  # a path that is not singular captures a list, maybe empty
         if value is MISSING:
             raise CaptureError(f"capture '{cap.name}': {path} matched nothing")
         return value

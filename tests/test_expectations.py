@@ -205,3 +205,51 @@ def test_json_equal():
     assert json_equal({"a": [1, 2.0]}, {"a": [1.0, 2]})
     assert not json_equal(True, 1) and not json_equal(0, False) and not json_equal(None, 0)
     assert not json_equal({"a": 1}, {"a": 1, "b": 2})
+
+
+ONE_ITEM = {"items": [{"name": "ab", "tags": ["x"]}], "n": {"a": 1}}
+
+
+@pytest.mark.parametrize(
+    "path, op, operand, ok",
+    [
+        ("$.items[*].name", "length", 2, False),  # ["ab"] has length 1: never the text "ab"
+        ("$.items[*].name", "length", 1, True),
+        ("$.items[*].name", "eq", ["ab"], True),
+        ("$.items[*].name", "eq", "ab", False),
+        ("$.items[?@.name == 'ab'].name", "eq", ["ab"], True),
+        ("$.items[0:1].name", "eq", ["ab"], True),
+        ("$..name", "eq", ["ab"], True),
+        ("$.items[0,0].name", "eq", ["ab", "ab"], True),
+        ("$.items[*].nope", "eq", [], True),  # selects nothing: the empty list
+        ("$.items[*].nope", "length", 0, True),
+        ("$.items[*].nope", "exists", False, True),  # exists: did it select anything?
+        ("$.items[*].nope", "exists", True, False),
+        ("$.items[*].name", "exists", True, True),
+        ("$.items[0].name", "eq", "ab", True),  # singular: names and indexes only
+        ("$['items'][-1].name", "length", 2, True),
+        ("$.items[0].nope", "exists", False, True),
+    ],
+)
+def test_a_path_that_is_not_singular_is_a_list_whatever_it_matches(path, op, operand, ok):
+    checks, _ = run(Expect(json=(jc(path, op, operand),)), resp(ONE_ITEM))
+    assert checks[-1].passed is ok
+
+
+def test_a_scalar_compared_with_a_list_path_gets_a_hint():
+    (failure,) = run(Expect(json=(jc("$.items[*].name", "eq", "ab"),)), resp(ONE_ITEM))[1]
+    assert failure.message == '$.items[*].name: expected "ab", got ["ab"]'
+    assert "not singular" in failure.hint and "$.items[0].name" in failure.hint
+    (failure,) = run(Expect(json=(jc("$.items[*].name", "length", 2),)), resp(ONE_ITEM))[1]
+    assert failure.hint is None  # a length is a list's question too
+
+
+def test_a_capture_with_a_path_that_is_not_singular_is_a_list():
+    ev = Evaluator()
+    r = resp(ONE_ITEM)
+    body = Body(r.body)
+    assert ev.capture(Capture("names", jsonpath="$.items[*].name"), r, body) == ["ab"]
+    assert ev.capture(Capture("none", jsonpath="$.items[*].nope"), r, body) == []
+    assert ev.capture(Capture("name", jsonpath="$.items[0].name"), r, body) == "ab"
+    with pytest.raises(CaptureError, match="matched nothing"):
+        ev.capture(Capture("x", jsonpath="$.items[0].nope"), r, body)

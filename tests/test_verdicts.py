@@ -20,7 +20,7 @@ def run_spec_file(cwd: Path, server, body: str, *args: str) -> tuple[int, str, d
     """Write s.yaml, `runner run s.yaml --json report.json ARGS`: (exit code, console, JSON report)."""
     write(cwd / "s.yaml", body)
     code, out, err = run_cli(["run", "s.yaml", "--json", "report.json", *args], {"API": server.url})
-    assert not err.strip() or code != 0, err
+    assert (cwd / "report.json").exists(), out + err
     return code, out, json.loads((cwd / "report.json").read_text())
 
 
@@ -99,3 +99,43 @@ def test_a_403_that_outlasts_the_retries_is_the_forbidden_fail(cwd, http_server)
     assert step["outcome"] == "FAIL" and step["attempts"] == 3
     assert len(http_server.requests_to("/forbidden")) == 3
     assert "token accepted but lacks scope pets:write" in out
+
+
+# --------------------------------------------------------------------------- 8: JSONPaths that are not singular
+
+ONE_ITEM = '{"items": [{"name": "ab"}]}'
+
+
+def test_a_wildcard_path_is_a_list_even_when_it_selects_one_item(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, f"""
+        version: 1
+        name: lists
+        base_url: ${{env:API}}
+        vars: {{doc: '{ONE_ITEM}'}}
+        requests:
+          - name: length of the list, not of "ab"
+            url: /text
+            query: {{t: "${{doc}}"}}
+            expect:
+              json: {{"$.items[*].name": {{length: 2}}}}
+          - name: a filter is a list too
+            url: /text
+            query: {{t: "${{doc}}"}}
+            expect:
+              json: {{"$.items[?@.name == 'ab'].name": ab}}
+          - name: captured as a list
+            url: /text
+            query: {{t: "${{doc}}"}}
+            expect:
+              json: {{"$.items[*].name": [ab], $..nope: {{exists: false}}}}
+            capture: {{names: "$.items[*].name"}}
+          - name: the capture keeps its type
+            url: /text
+            query: {{t: "${{doc}}"}}
+            expect:
+              json: {{$..name: "${{names}}"}}
+    """)
+    assert code == 1
+    assert [s["outcome"] for s in steps(report)] == ["FAIL", "FAIL", "PASS", "PASS"]
+    assert "$.items[*].name: expected length 2, got length 1" in out
+    assert """expected "ab", got ["ab"]""" in out and "not singular" in out

@@ -25,6 +25,7 @@ import jsonpath
 from . import model as m
 from ._schema import check_body_schema
 from ._yaml import MAX_TEXT, SourceMap
+from .pattern import compile_pattern
 from ._yaml import decode as _decode
 from ._yaml import parse as _parse_yaml
 from .errors import SpecError
@@ -354,7 +355,8 @@ def _jsonpath_problem(text: str) -> str | None:
 
 def _regex_problem(pattern: str) -> str | None:
     try:
-        re.compile(pattern)
+        re.compile(pattern)  # the position in the message is the user's, before `$` is rewritten
+        compile_pattern(pattern)
     except re.error as exc:
         return f"invalid regular expression: {exc.msg} (at position {exc.pos})"
     except (RecursionError, OverflowError):

@@ -23,6 +23,7 @@ import jsonpath
 
 from .jsonvalue import json_type
 from .model import Capture, Expect, Predicate, SchemaCheck
+from .pattern import compile_pattern
 from .results import CheckResult, Failure, FailureKind, ResponseSnapshot
 
 __all__ = [
@@ -253,7 +254,7 @@ class Evaluator:
     def regex(self, pattern: str) -> re.Pattern[str]:
         compiled = self._regexes.get(pattern)
         if compiled is None:
-            compiled = self._regexes[pattern] = re.compile(pattern)
+            compiled = self._regexes[pattern] = compile_pattern(pattern)  # `$` is the end of the text
         return compiled
 
     def schema(self, check: SchemaCheck) -> Any:

@@ -253,3 +253,11 @@ def test_a_capture_with_a_path_that_is_not_singular_is_a_list():
     assert ev.capture(Capture("name", jsonpath="$.items[0].name"), r, body) == "ab"
     with pytest.raises(CaptureError, match="matched nothing"):
         ev.capture(Capture("x", jsonpath="$.items[0].nope"), r, body)
+
+
+def test_matches_anchors_at_the_end_in_headers_body_and_json():
+    r = resp({"id": "123\n"}, headers=(("X-Id", "123\n"),))
+    pattern = (Predicate("matches", "^[0-9]+$"),)
+    checks, _ = run(Expect(headers=(HeaderCheck("X-Id", pattern),), json=(JsonCheck("$.id", pattern),),
+                           body=(Predicate("matches", r'"123\\n"}$'),)), r)
+    assert [c.passed for c in checks] == [True, False, False, True]

@@ -139,3 +139,46 @@ def test_a_wildcard_path_is_a_list_even_when_it_selects_one_item(cwd, http_serve
     assert [s["outcome"] for s in steps(report)] == ["FAIL", "FAIL", "PASS", "PASS"]
     assert "$.items[*].name: expected length 2, got length 1" in out
     assert """expected "ab", got ["ab"]""" in out and "not singular" in out
+
+
+# --------------------------------------------------------------------------- 9: `matches` at the true end of text
+
+
+def test_matches_anchors_at_the_true_end_of_the_text(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, r"""
+        version: 1
+        name: anchors
+        base_url: ${env:API}
+        requests:
+          - name: body with a trailing newline
+            url: /text
+            query: {t: "123\n"}
+            expect: {body: {matches: "^[0-9]+$"}}
+          - name: json string with a trailing newline
+            url: /text
+            query: {t: '{"id": "123\n"}'}
+            expect: {json: {$.id: {matches: "^[0-9]+$"}}}
+          - name: header without one
+            url: /headers
+            query: {X-Id: "123"}
+            expect: {headers: {X-Id: {matches: "^[0-9]+$"}}}
+          - name: multiline is asked for
+            url: /text
+            query: {t: "a\n123\nb"}
+            expect: {body: {matches: "(?m)^[0-9]+$"}}
+    """)
+    assert code == 1
+    assert [s["outcome"] for s in steps(report)] == ["FAIL", "FAIL", "PASS", "PASS"]
+    assert 'body: expected to match "^[0-9]+$", got "123\\n"' in out
+
+
+def test_validate_still_points_at_a_bad_pattern(cwd):
+    write(cwd / "s.yaml", """
+        version: 1
+        name: bad
+        requests:
+          - {name: x, url: "http://127.0.0.1:9/", expect: {body: {matches: "[0-9$"}}}
+    """)
+    code, _, err = run_cli(["validate", "s.yaml"])
+    assert code == 2
+    assert "s.yaml:4:68:" in err and "invalid regular expression: unterminated character set (at position 0)" in err

@@ -35,6 +35,9 @@ __all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "SECRET_K
 
 SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2", "http")
 _JSONPATH_ENV = jsonpath.JSONPathEnvironment()
+# oauth2 grant -> the options it needs; option -> its grant
+_GRANT_NEEDS = {"client_credentials": ("client_secret",), "password": ("username", "password"), "refresh_token": ("refresh_token",)}
+_GRANT_OF = {"username": "password", "password": "password", "refresh_token": "refresh_token"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,8 @@ class _Builder:
                     self.error(f"secret '{name}': '{option}' holds a NUL character", self.span(here + (option,)), "remove the \\0 escape")
             if kinds[0] == "http" and isinstance(options.get("http"), Mapping):
                 self.http_source(options["http"], here + ("http",))
+            if kinds[0] == "oauth2" and isinstance(options.get("oauth2"), Mapping):
+                self.oauth2_source(options["oauth2"], here + ("oauth2",))
             out[name] = m.SecretDecl(name=name, kind=kinds[0], options=dict(options), span=self.key_span(here), base_dir=self.base_dir)
         return out
 
@@ -128,6 +133,22 @@ class _Builder:
             value = login.get(key)
             if isinstance(value, str):
                 self.check_jsonpath(value.strip(), self.span(path + (key,)))
+
+    def oauth2_source(self, grant: Mapping, path: tuple) -> None:
+        """What each grant needs: client_credentials a client_secret, password a username and
+        password, refresh_token a refresh_token; the options of one grant are not another's."""
+        kind = grant.get("grant", "client_credentials")
+        needs = _GRANT_NEEDS.get(kind)
+        if needs is None:
+            return  # not a grant name: the schema said so
+        missing = [k for k in needs if k not in grant]
+        if missing:
+            names = " and ".join(f"'{k}'" for k in missing)
+            self.error(f"oauth2 grant '{kind}' needs {names}", self.key_span(path))
+        for key in ("username", "password", "refresh_token"):
+            if key in grant and key not in needs:
+                self.error(f"'{key}' is only used by the {_GRANT_OF[key]} grant (this one is '{kind}')", self.key_span(path + (key,)),
+                           f"add `grant: {_GRANT_OF[key]}`")
 
     def auth(self, value: Any, path: tuple) -> m.Auth | None:
         if value is None:

@@ -1,17 +1,25 @@
-"""`oauth2: {...}`: an access token from the client credentials grant (RFC 6749 4.4).
+"""`oauth2: {...}`: an access token from a token endpoint (RFC 6749): the client
+credentials (4.4), resource owner password (4.3) or refresh token (6) grant.
 
     secrets:
       api_token:
         oauth2:
           token_url: https://auth.example.com/oauth/token
+          grant: client_credentials               # default; or password, refresh_token
           client_id: ${env:CLIENT_ID}
-          client_secret: ${env:CLIENT_SECRET}     # or ${secret:NAME}
+          client_secret: ${env:CLIENT_SECRET}     # or ${secret:NAME}; optional for public clients
+          username: ci-bot                        # grant: password
+          password: ${secret:bot_password}        # grant: password
+          refresh_token: ${secret:refresh}        # grant: refresh_token
           scope: "pets:read pets:write"           # or a list, joined with spaces
           audience: https://api.example.com       # sent as a form parameter
           extra: {resource: https://api.example.com}
-          auth_method: client_secret_basic        # default; or client_secret_post
+          auth_method: client_secret_basic        # default (or basic); client_secret_post (or post)
           timeout: 10                             # seconds for one token request (default 30)
 
+- A refresh token in an answer replaces the one used before (servers rotate them): the
+  next renewal in the run uses it, and it is masked like the token. With the password
+  grant, a renewal tries the refresh token first and logs in again if it is refused.
 - The request is `application/x-www-form-urlencoded` with grant_type=client_credentials,
   `scope`, `audience` and each `extra` entry. Every option value may be a `${...}`
   reference; `client_secret` should be one (`${env:...}` or `${secret:...}`).
@@ -24,7 +32,8 @@
 - 429/503 are retried at most twice, waiting `Retry-After` (at most 10 s; a longer
   wait is an error). Redirects are never followed.
 - Errors show the HTTP status and the RFC 6749 5.2 `error` / `error_description`
-  (client secret masked, at most 200 characters), never the response body.
+  (client secret, password and refresh tokens masked, at most 200 characters), never
+  the response body.
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ import email.utils
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote_plus, urlsplit
 
@@ -50,7 +59,15 @@ MAX_RETRIES = 2  # extra attempts after a 429/503
 MAX_RETRY_AFTER_S = 10.0  # a longer Retry-After is an error, not a wait
 DEFAULT_RETRY_WAIT_S = 1.0  # 429/503 without Retry-After
 AUTH_METHODS = ("client_secret_basic", "client_secret_post")
-_RESERVED = {"grant_type", "client_id", "client_secret"}
+# 0.1's names, and the short forms DESIGN.md writes (`basic`, `post`).
+AUTH_METHOD_NAMES = {
+    "client_secret_basic": "client_secret_basic",
+    "client_secret_post": "client_secret_post",
+    "basic": "client_secret_basic",
+    "post": "client_secret_post",
+}
+GRANTS = ("client_credentials", "password", "refresh_token")
+_RESERVED = {"grant_type", "client_id", "client_secret", "username", "password", "refresh_token"}
 
 
 def _retry_after(value: str | None, now: float) -> float | None:
@@ -76,6 +93,9 @@ class OAuth2Source:
     ctx: SourceContext
     refreshable: bool = True
     sleep: Callable[[float], None] = time.sleep
+    # The newest refresh token the server issued (it may rotate it on every use): the next
+    # renewal uses it. Only touched under SecretStore's per-source lock.
+    rotated_refresh: str | None = field(default=None, repr=False)
 
     # ---- description -------------------------------------------------------------
     def _client_id_text(self) -> str:
@@ -83,7 +103,7 @@ class OAuth2Source:
 
     def describe(self) -> str:
         url = url_without_query(str(self.options.get("token_url", "")))
-        return f"oauth2 client_credentials at {url} (client {clean_text(self._client_id_text(), 80)})"
+        return f"oauth2 {clean_text(self.grant(), 40)} at {url} (client {clean_text(self._client_id_text(), 80)})"
 
     def env_name(self) -> str | None:
         return None
@@ -119,12 +139,26 @@ class OAuth2Source:
         return text
 
     # ---- the request --------------------------------------------------------------
+    def grant(self) -> str:
+        return str(self.options.get("grant") or "client_credentials")
+
+    def _auth_method(self) -> str:
+        raw = str(self.options.get("auth_method") or "client_secret_basic")
+        method = AUTH_METHOD_NAMES.get(raw)
+        if method is None:
+            names = ", ".join(AUTH_METHOD_NAMES)
+            raise self._fail(f"'auth_method' must be one of {names}, not {clean_text(raw, 40)!r}")
+        return method
+
     def fetch(self) -> SecretValue:
-        post_form = self.ctx.post_form
-        if post_form is None:
+        if self.ctx.post_form is None:
             raise self._fail("no HTTP transport is configured for token requests (internal error)")
-        if self.decl.name in {r for r in _secret_refs(self.options.get("client_secret"))}:
-            raise self._fail("'client_secret' refers to this same secret")
+        for key in ("client_secret", "password", "refresh_token"):
+            if self.decl.name in _secret_refs(self.options.get(key)):
+                raise self._fail(f"'{key}' refers to this same secret")
+        grant = self.grant()
+        if grant not in GRANTS:
+            raise self._fail(f"'grant' must be one of {', '.join(GRANTS)}, not {clean_text(grant, 40)!r}")
         url = self._text_option("token_url", required=True) or ""
         try:
             scheme = urlsplit(url).scheme
@@ -134,18 +168,55 @@ class OAuth2Source:
             raise self._fail("'token_url' must be an http:// or https:// URL")
         client_id = self._text_option("client_id", required=True) or ""
         client_secret = self._text_option("client_secret") or ""
-        method = str(self.options.get("auth_method") or "client_secret_basic")
-        if method not in AUTH_METHODS:
-            raise self._fail(f"'auth_method' must be one of {', '.join(AUTH_METHODS)}, not {clean_text(method, 40)!r}")
-
-        fields: dict[str, str] = {"grant_type": "client_credentials"}
+        method = self._auth_method()
+        fields, auth, mask = self._client_fields(client_id, client_secret, method)
         for key in ("scope", "audience"):
             value = self._text_option(key)
             if value:
                 fields[key] = value
+        fields.update(self._extra())
+
+        if grant == "password" and self.rotated_refresh:
+            # A refresh token from the last login: renew with it, log in again if it is refused.
+            refreshed = self._post(url, {**fields, "grant_type": "refresh_token", "refresh_token": self.rotated_refresh},
+                                   auth, mask + (self.rotated_refresh,))
+            if 200 <= refreshed[0].status < 300:
+                return self._token(*refreshed, method, client_secret, mask + (self.rotated_refresh,))
+            self.rotated_refresh = None
+        if grant == "password":
+            password = self._text_option("password", required=True) or ""
+            fields.update(grant_type="password", username=self._text_option("username", required=True) or "",
+                          password=password)
+            mask += (password,)
+        elif grant == "refresh_token":
+            current = self.rotated_refresh or self._text_option("refresh_token", required=True) or ""
+            fields.update(grant_type="refresh_token", refresh_token=current)
+            mask += (current,)
+        else:
+            fields["grant_type"] = "client_credentials"
+        resp, attempt = self._post(url, fields, auth, mask)
+        return self._token(resp, attempt, method, client_secret, mask)
+
+    def _client_fields(self, client_id: str, client_secret: str, method: str):
+        """The form fields and Basic credentials that authenticate the client, and what to mask."""
+        fields: dict[str, str] = {}
+        if not client_secret:
+            fields["client_id"] = client_id  # a public client: identify it in the body
+            return fields, None, ()
+        if method == "client_secret_basic":
+            # RFC 6749 2.3.1: form-urlencode each part, then Basic (base64 of "id:secret").
+            auth = (quote_plus(client_id), quote_plus(client_secret))
+            basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode("utf-8")).decode("ascii")
+            return fields, auth, (client_secret, auth[1], basic)
+        fields["client_id"] = client_id
+        fields["client_secret"] = client_secret
+        return fields, None, (client_secret,)
+
+    def _extra(self) -> dict[str, str]:
         extra = self.options.get("extra") or {}
         if not isinstance(extra, Mapping):
             raise self._fail("'extra' must be a mapping of form parameter names to values")
+        fields: dict[str, str] = {}
         for key, raw in extra.items():
             if str(key) in _RESERVED:
                 raise self._fail(f"'extra' may not set {key}; use the option of that name")
@@ -156,31 +227,17 @@ class OAuth2Source:
                 fields[str(key)] = json.dumps(value)  # true / false / null, as YAML wrote them
             else:
                 fields[str(key)] = str(value)
+        return fields
 
-        mask: tuple[str, ...] = ()
-        auth: tuple[str, str] | None = None
-        if client_secret:
-            if method == "client_secret_basic":
-                # RFC 6749 2.3.1: form-urlencode each part, then Basic (base64 of "id:secret").
-                auth = (quote_plus(client_id), quote_plus(client_secret))
-                basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode("utf-8")).decode("ascii")
-                mask = (client_secret, auth[1], basic)
-            else:
-                fields["client_id"] = client_id
-                fields["client_secret"] = client_secret
-                mask = (client_secret,)
-        else:
-            fields["client_id"] = client_id  # a public client: identify it in the body
-
+    def _post(self, url: str, fields: dict[str, str], auth, mask: tuple[str, ...]) -> tuple[Any, int]:
+        """POST the form; 429/503 retried at most MAX_RETRIES times. (response, retries used)."""
         timeout = seconds_option(self.options.get("timeout"), DEFAULT_TIMEOUT_S)
-        shown_url = url_without_query(url)
-
         attempt = 0
         while True:
             try:
-                resp = post_form(url, fields, timeout=timeout, verify=self.ctx.verify_tls, auth=auth)
+                resp = self.ctx.post_form(url, fields, timeout=timeout, verify=self.ctx.verify_tls, auth=auth)
             except TransportError as exc:
-                raise self._fail(f"token endpoint {shown_url} could not be reached: {exc.message}", mask) from None
+                raise self._fail(f"token endpoint {url_without_query(url)} could not be reached: {exc.message}", mask) from None
             if resp.status in (429, 503) and attempt < MAX_RETRIES:
                 wait = _retry_after(resp.header("Retry-After"), time.time())
                 if wait is None:
@@ -194,10 +251,9 @@ class OAuth2Source:
                     else:
                         self.sleep(wait)
                     continue
-            break
-        return self._token(resp, method, client_secret, mask, attempt)
+            return resp, attempt
 
-    def _token(self, resp: Any, method: str, client_secret: str, mask: tuple[str, ...], retries: int) -> SecretValue:
+    def _token(self, resp: Any, retries: int, method: str, client_secret: str, mask: tuple[str, ...]) -> SecretValue:
         status = resp.status
         ctype = (resp.header("Content-Type") or "").split(";", 1)[0].strip().lower() or "none"
         ctype = clean_text(ctype, 60)
@@ -247,6 +303,10 @@ class OAuth2Source:
         value = check_value(self.decl, self.describe(), token)
         lifetime = lifetime_seconds(doc.get("expires_in"))
         expires_at = self.ctx.clock() + lifetime if lifetime is not None else None
+        issued = doc.get("refresh_token")
+        if isinstance(issued, str) and issued.strip():
+            self.rotated_refresh = issued  # a rotated refresh token replaces the old one
+            mask += (issued,)
         return SecretValue(value, expires_at=expires_at, also_mask=tuple(m for m in mask if m))
 
 

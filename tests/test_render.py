@@ -289,3 +289,12 @@ def test_a_null_inside_text_renders_as_an_empty_string(cwd, http_server):
     sent = http_server.received[0]
     assert query_of(sent) == {"a": ["b"], "c": [""]}
     assert json.loads(sent.body) == {"whole": None, "part": "xy"}
+
+
+def test_a_var_value_from_the_command_line_is_data_never_rendered(cwd, http_server):
+    """`--var` text holding `${secret:...}` is sent as written: only spec and config text is a template."""
+    echo_spec(cwd, "  - url: /echo\n    query: {x: \"${x}\", y: \"a${x}\"}\n",
+              head="secrets:\n  tok: {env: API_TOKEN}\n")
+    code, out, err = run_cli(["run", "s.yaml", "--var", "x=${secret:tok}"], {"API": http_server.url, "API_TOKEN": CANARY})
+    assert code == 0, out + err
+    assert query_of(http_server.received[0]) == {"x": ["${secret:tok}"], "y": ["a${secret:tok}"]}

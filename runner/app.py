@@ -258,6 +258,7 @@ class App:
         from . import engine
         from .report.terminal import TerminalReporter
         from .secrets import SecretStore, SourceContext
+        from .render import Shared
         from .template import Scope, render
         from .transport import post_form, send_once
 
@@ -276,16 +277,17 @@ class App:
         all_decls = {**{n: d for s in specs for n, d in s.secrets.items()}, **secrets}
         store: SecretStore
 
+        def secret(name: str) -> str:
+            decl = all_decls.get(name)
+            if decl is None:
+                raise UsageError(f"secret '{name}' is not declared")
+            return store.get(decl)
+
+        source_vars = Shared.from_config(config, env, self.cli_vars, secrets).variables(self.environ, secret)
+
         def resolve_ref(value: Any) -> Any:
-            """`${secret:X}` / `${env:X}` inside a source's options (oauth2 client_secret)."""
-
-            def secret(name: str) -> str:
-                decl = all_decls.get(name)
-                if decl is None:
-                    raise UsageError(f"secret '{name}' is not declared")
-                return store.get(decl)
-
-            return render(value, Scope(variables={**config_vars, **self.cli_vars}, environ=self.environ, secret=secret))
+            """`${secret:X}` / `${env:X}` / `${var}` inside a source's options (oauth2 client_secret)."""
+            return render(value, Scope(variables=source_vars, environ=self.environ, secret=secret))
 
         ctx = SourceContext(
             environ=self.environ,

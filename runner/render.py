@@ -40,6 +40,7 @@ import difflib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlencode
@@ -209,6 +210,12 @@ class Shared:
             return self.source_map.value_span(path)
         return Span.point(self.config_path) if self.config_path else None
 
+    def variables(self, environ: Mapping[str, str], secret: Callable[[str], str]) -> Mapping[str, Any]:
+        """The variables a secret source's options see (`${client}` in an oauth2 source): the
+        config's vars, rendered, and --var. Sources are shared by every file: no spec vars."""
+        layers = list(self.var_layers) + ([VarLayer("--var", _CLI, self.cli_vars)] if self.cli_vars else [])
+        return Vars(layers, environ, secret).view(_SEES[_CONFIG])
+
 
 # ----------------------------------------------------------------------- variables
 
@@ -225,7 +232,9 @@ class Vars(Mapping):
             for name in layer.values:
                 self._top[name] = i
         self._done: dict[tuple[int, str], Any] = {}
-        self._active: list[tuple[int, str]] = []
+        # The vars being rendered, per thread (the secret sources' view is shared by the
+        # --jobs workers): a var met again on the same stack is a cycle.
+        self._local = threading.local()
 
     def __getitem__(self, name: str) -> Any:
         i = self._top.get(name)
@@ -263,10 +272,13 @@ class Vars(Mapping):
         if layer.level == _CLI or not _has_ref(raw):
             done[key] = raw
             return raw
-        if key in self._active:
-            chain = " -> ".join(n for _, n in self._active[self._active.index(key):]) + f" -> {name}"
+        active = getattr(self._local, "active", None)
+        if active is None:
+            active = self._local.active = []
+        if key in active:
+            chain = " -> ".join(n for _, n in active[active.index(key):]) + f" -> {name}"
             raise TemplateError(f"vars refer to each other in a cycle ({chain})")
-        self._active.append(key)
+        active.append(key)
         try:
             value = render(raw, Scope(_View(self, _SEES[layer.level], name, i), self._environ, self._secret))
         except TemplateError as exc:
@@ -274,7 +286,7 @@ class Vars(Mapping):
                 exc.var = key  # type: ignore[attr-defined]  # where to point: the innermost var
             raise
         finally:
-            self._active.pop()
+            active.pop()
         done[key] = value
         return value
 
@@ -768,10 +780,10 @@ class _Checker:
                     self.vars.value_at(i, name)
                 except TemplateError as exc:
                     origin = getattr(exc, "var", (i, name))
-                    if origin in self.reported_vars:
-                        continue
-                    self.reported_vars.add(origin)
                     bad = self.vars.layers[origin[0]]
+                    if origin in self.reported_vars or not which(bad):
+                        continue  # said once, by the check of the file it is written in
+                    self.reported_vars.add(origin)
                     known = set(self.vars) if bad.level == _SPEC else {
                         n for n in self.vars if self.vars.find(n, len(self.vars.layers), _SEES[_CONFIG]) is not None}
                     self.template_error(exc, bad.span(origin[1]), None, known)
@@ -896,8 +908,9 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
             c.add("header names are not rendered: write the name as is", spec_span(("defaults", "headers", k), True))
     for k, v in shared.defaults.headers:
         c.value(v, ("defaults", "headers", k), config_span, known, None)
+    config_known = set(c.vars.view(_SEES[_CONFIG]))  # a source is shared by every file: no spec vars
     for name, decl in spec.secrets.items():
-        c.value(dict(decl.options), ("secrets", name), lambda p, k, d=decl.span: spec_span(p, k, d), known, None)
+        c.value(dict(decl.options), ("secrets", name), lambda p, k, d=decl.span: spec_span(p, k, d), config_known, None)
     check_auth(spec.auth)
 
     available = set(known)

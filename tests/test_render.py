@@ -298,3 +298,38 @@ def test_a_var_value_from_the_command_line_is_data_never_rendered(cwd, http_serv
     code, out, err = run_cli(["run", "s.yaml", "--var", "x=${secret:tok}"], {"API": http_server.url, "API_TOKEN": CANARY})
     assert code == 0, out + err
     assert query_of(http_server.received[0]) == {"x": ["${secret:tok}"], "y": ["a${secret:tok}"]}
+
+
+def test_a_broken_config_var_is_reported_once_at_the_config(cwd):
+    write(cwd / "runner.yaml", "vars:\n  base: ${nowhere}\n")
+    echo_spec(cwd, "  - url: /ok?a=${a}\n", head='vars: {a: "${base}/x"}\n')
+    echo_spec(cwd, "  - url: /ok?a=${a}\n", name="t.yaml", head='vars: {a: "${base}/y"}\n')
+    code, out, err = run_cli(["validate", "s.yaml", "t.yaml"], {"API": "http://127.0.0.1:9"})
+    assert code == 2, out + err
+    assert err.count("'nowhere' is not defined") == 1 and "runner.yaml:2:9:" in err
+    assert "s.yaml" not in err and "t.yaml" not in err
+
+
+def test_an_oauth2_source_sees_the_config_vars_rendered(cwd, http_server):
+    """`client_id: ${client}` in a secret source reads the config's var as rendered (its
+    `${env:...}` resolved), like every other value."""
+    from tests.token_server import TokenServer
+
+    with TokenServer(client_id="the-client", client_secret=CANARY) as tokens:
+        write(cwd / "runner.yaml", f"""
+            vars:
+              client: ${{env:CLIENT_ID}}
+            secrets:
+              api:
+                oauth2:
+                  token_url: {tokens.url}
+                  client_id: ${{client}}
+                  client_secret: ${{env:CLIENT_SECRET}}
+        """)
+        echo_spec(cwd, "  - url: /echo\n", head="auth: {bearer: api}\n")
+        code, out, err = run_cli(["run", "s.yaml"], {"API": http_server.url, "CLIENT_ID": "the-client",
+                                                     "CLIENT_SECRET": CANARY})
+        assert code == 0, out + err
+        assert tokens._client(*tokens.requests[0])[0] == "the-client"
+        assert http_server.received[0].header("Authorization").startswith("Bearer ")
+        assert CANARY not in out + err

@@ -487,10 +487,10 @@ class App:
 
     def _report_targets(self) -> list[tuple[str, Callable[..., str]]]:
         """(path, render) of every report file asked for on the command line."""
-        from .report import json_report, junit, markdown
+        from .report import html, json_report, junit, markdown
 
         wanted = ((self.args.junit, junit.render), (self.args.json_report, json_report.render),
-                  (self.args.summary, markdown.render))
+                  (self.args.summary, markdown.render), (self.args.html, html.render))
         return [(path, render) for path, render in wanted if path]
 
     def _write_reports(self, run: RunResult, targets: list[tuple[str, Callable[..., str]]], *, final: bool) -> None:

@@ -55,6 +55,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--junit", metavar="FILE", help="write a JUnit XML report")
     p.add_argument("--json", metavar="FILE", dest="json_report", help="write a JSON report")
     p.add_argument("--summary", metavar="FILE", help="write a Markdown summary")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument("-v", "--verbose", action="count", default=0, help="-v: show exchanges of failures; -vv: of every request")
     p.add_argument("--curl", action="store_true", help="print each request as a curl command (secrets as $PLACEHOLDERS)")
     p.add_argument("--no-color", action="store_true", help="no colours (also NO_COLOR)")
@@ -195,7 +196,8 @@ def main(
 def _check_report_targets(args: argparse.Namespace) -> None:
     """Refuse unwritable report paths before anything is sent (exit 2), not after the run."""
     seen: dict[str, str] = {}
-    for flag, path in (("--junit", args.junit), ("--json", args.json_report), ("--summary", args.summary)):
+    for flag, path in (("--junit", args.junit), ("--json", args.json_report), ("--summary", args.summary),
+                       ("--html", args.html)):
         if path is None:
             continue
         if path == "":

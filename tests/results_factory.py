@@ -332,3 +332,53 @@ def check_golden(name: str, text: str) -> None:
         return
     expected = path.read_text(encoding="utf-8")
     assert text == expected, f"output differs from golden {name} (RR_UPDATE_GOLDENS=1 rewrites it)"
+
+
+# HAZARDS 84: what a server or a spec could put into an HTML report to run code in it.
+INJECTION = (
+    "<script>document.title='pwned';window.__pwned=1</script>"
+    "</script><script>window.__pwned=2</script><!-- <script>"
+    "<img src=x onerror=\"window.__pwned=3\"><svg onload=\"window.__pwned=4\">"
+    "\" onmouseover=\"window.__pwned=5\" ' x='"
+    "</style><style>*{display:none}</style></textarea></title>"
+    "javascript:window.__pwned=6 \u2028\u2029 \u202eevil\u202c"
+)
+
+
+def injection_run() -> RunResult:
+    """INJECTION in every text a report shows: names, URLs, headers, bodies, diagnoses, notes."""
+    x = INJECTION
+    hdrs = (("Content-Type", "text/html"), (f"X-{x}", x), ("Location", "javascript:window.__pwned=7"))
+    diag = AuthDiagnosis(secret=f"tok {x}", source=f"env {x}", fingerprint=f"sha256:{x}",
+                         challenges=(Challenge(f"Bearer{x}", (("error", x), ("error_description", x))),),
+                         token_notes=(x,), hint=x, declared_at=span(f"specs/{x}.yaml", 3))
+    steps = (
+        StepResult(
+            spec_path=f"specs/{x}.yaml", name=f"name {x}", index=0, outcome=Outcome.FAIL, method=f"GET{x}",
+            url=f"{BASE}/{x}", status=500, elapsed_ms=20.0,
+            checks=(CheckResult(f"$.{x}", False, x, x, span(f"specs/{x}.yaml", 9)),),
+            failures=(Failure(FailureKind.ASSERTION, x, x, x, span(f"specs/{x}.yaml", 9), hint=x),),
+            request=RequestSnapshot(f"GET{x}", f"{BASE}/{x}", ((f"X-{x}", x),), body_excerpt=x),
+            response=resp(500, x, x, headers=hdrs, ms=20.0),
+            span=span(f"specs/{x}.yaml", 5), tags=(x,), location=f"javascript:{x}", curl=f"curl '{x}'",
+        ),
+        StepResult(
+            spec_path=f"specs/{x}.yaml", name=f"auth {x}", index=1, outcome=Outcome.AUTH, method="GET",
+            url=f"{BASE}/auth?{x}", status=401, elapsed_ms=5.0,
+            failures=(Failure(FailureKind.UNAUTHORIZED, x),), auth=diag,
+            response=resp(401, x, x, headers=hdrs, ms=5.0), span=span(f"specs/{x}.yaml", 12),
+        ),
+        StepResult(
+            spec_path=f"specs/{x}.yaml", name=f"skip {x}", index=2, outcome=Outcome.SKIP, method="GET",
+            url=f"{BASE}/{x}", skip_reason=x, span=span(f"specs/{x}.yaml", 14),
+        ),
+        StepResult(
+            spec_path=f"specs/{x}.yaml", name="a passing neighbour", index=3, outcome=Outcome.PASS, method="GET",
+            url=f"{BASE}/ok", status=200, elapsed_ms=1.0, span=span(f"specs/{x}.yaml", 16),
+        ),
+    )
+    return RunResult(
+        specs=(SpecResult(f"specs/{x}.yaml", f"spec {x}", steps, duration_s=0.03, tags=(x,)),
+               SpecResult(f"specs/broken {x}.yaml", x, (), error=x)),
+        duration_s=0.04, version=f"0.1.0{x}", environment=x, warnings=(x,), started_at=x,
+    )

@@ -1,10 +1,11 @@
 """The canary sweep (after Hurl's secret.sh): one token through every secret source and every
-output at once -- console (-vv, --curl, narrow and wide), stderr, JUnit, JSON, Markdown --
+output at once -- console (-vv, --curl, narrow and wide), stderr, JUnit, JSON, Markdown, HTML --
 including when the server echoes it in a header and in the body."""
 
 from __future__ import annotations
 
 import base64
+import html
 import io
 import json
 import os
@@ -85,7 +86,8 @@ def test_canary_never_leaks(kind, columns, http_server, tmp_path, monkeypatch):
     source = sources.get(kind, "{env: UNSET_ON_PURPOSE}")
     (tmp_path / "leak.yaml").write_text(SPEC.format(kind=kind, source=source, dead_port=_dead_port()))
     env = {"PATH": os.environ.get("PATH", ""), "API": http_server.url, "COLUMNS": columns, "LEAK_TOKEN": CANARY}
-    args = ["run", "leak.yaml", "-vv", "--curl", "--junit", "j.xml", "--json", "r.json", "--summary", "s.md"]
+    args = ["run", "leak.yaml", "-vv", "--curl", "--junit", "j.xml", "--json", "r.json", "--summary", "s.md",
+            "--html", "h.html"]
     if kind == "override":
         args += ["--secret", f"tok={CANARY}"]
     out, err = io.StringIO(), io.StringIO()
@@ -99,6 +101,8 @@ def test_canary_never_leaks(kind, columns, http_server, tmp_path, monkeypatch):
         "junit": (tmp_path / "j.xml").read_text(),
         "json": (tmp_path / "r.json").read_text(),
         "markdown": (tmp_path / "s.md").read_text(),
+        "html": (tmp_path / "h.html").read_text(),
+        "html, unescaped": html.unescape((tmp_path / "h.html").read_text()),
     }
     for where, text in outputs.items():
         for form_name, form in FORMS.items():

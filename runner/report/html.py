@@ -91,6 +91,15 @@ def content_security_policy(style: str, script: str) -> str:
             "img-src 'none'; base-uri 'none'; form-action 'none'")
 
 
+def _escape(text: str) -> str:
+    """`html.escape`, and the line and paragraph separators as references (they break lines
+    in some viewers and, pasted into a script, end a string in older engines)."""
+    out = html.escape(text, quote=True)
+    if not out.isprintable():
+        out = out.replace("\u2028", "&#x2028;").replace("\u2029", "&#x2029;")
+    return out
+
+
 def _cls(outcome: Outcome) -> str:
     return outcome.value.lower()
 
@@ -113,7 +122,7 @@ class _Page:
 
     def e(self, value: object, limit: int | None = _SHORT, *, oneline: bool = False) -> str:
         """Untrusted text, made safe for HTML element text and quoted attributes."""
-        return html.escape(scrub(value, self.redactor, limit=limit, oneline=oneline), quote=True)
+        return _escape(scrub(value, self.redactor, limit=limit, oneline=oneline))
 
     def bulk(self, text: str | None) -> str | None:
         """Spend the page's budget on a bulky text; None once it is spent."""
@@ -361,7 +370,7 @@ class _Page:
             out.append(self.headers(res.headers))
             excerpt = body_excerpt(res, self.redactor, limit=_EXCERPT, max_lines=_EXCERPT_LINES)
             if excerpt:
-                body = self.bulk(html.escape(excerpt, quote=True))
+                body = self.bulk(_escape(excerpt))
                 out.append(f"<pre>{body}</pre>" if body is not None else self.omitted("body"))
         return "".join(out)
 

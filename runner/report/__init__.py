@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from typing import Iterable
 
 from ..redact import Redactor
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 OUTCOME_ORDER = (Outcome.PASS, Outcome.FAIL, Outcome.AUTH, Outcome.ERROR, Outcome.SKIP)
+# What a text body does not hold: replacement characters (bytes that were not UTF-8) and
+# C0 controls other than tab, newline and carriage return. A regex: reports call this per body.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffd]")
 _BINARY_TYPES = ("image/", "audio/", "video/", "application/octet-stream", "application/pdf", "application/zip",
                  "application/gzip", "font/")
 
@@ -258,7 +262,7 @@ def body_is_binary(response: ResponseSnapshot) -> bool:
     if not sample:
         return False
     text = sample.decode("utf-8", errors="replace")
-    bad = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r"))
+    bad = len(_NOT_TEXT.findall(text))
     return bad > max(1, len(text) // 10)
 
 

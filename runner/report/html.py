@@ -55,7 +55,10 @@ from .sanitize import scrub
 
 __all__ = ["BULK_BUDGET", "content_security_policy", "render"]
 
-BULK_BUDGET = 6_000_000  # characters of bodies, headers and curl commands in one page
+# Characters of bodies, headers and curl commands in one page: most for the requests that
+# did not pass (shown first), a smaller share for the others.
+BULK_BUDGET = 6_000_000
+BULK_BUDGET_PASSING = 1_000_000
 _EXCERPT = 2000
 _EXCERPT_LINES = 40
 _SHORT = 500
@@ -74,7 +77,7 @@ _EXIT_MEANING = {
     ExitCode.SIGTERM: "interrupted (SIGTERM)",
 }
 # Bar widths as classes: a style attribute would need 'unsafe-inline' in the CSP.
-_WIDTHS = "".join(f".w{i}{{width:{i}%}}" for i in range(101))
+_WIDTHS = "".join(f".w{i}::before{{width:{i}%}}" for i in range(101))
 
 
 def _asset(name: str) -> str:
@@ -115,7 +118,9 @@ class _Page:
     def __init__(self, run: RunResult, redactor: Redactor | None) -> None:
         self.run = run
         self.redactor = redactor
-        self.budget = BULK_BUDGET
+        self.budgets = {True: BULK_BUDGET, False: BULK_BUDGET_PASSING}  # keyed by "did not pass"
+        self.failing = True
+        self.left_out = False  # something of the current row did not fit the budget
         self.scale = max((finite(s.elapsed_ms) or 0.0 for s in run.steps), default=0.0)
 
     # ----- text --------------------------------------------------------------------------
@@ -128,10 +133,12 @@ class _Page:
         """Spend the page's budget on a bulky text; None once it is spent."""
         if text is None:
             return None
-        if len(text) > self.budget:
-            self.budget = 0
+        left = self.budgets[self.failing]
+        if len(text) > left:
+            self.budgets[self.failing] = 0
+            self.left_out = True
             return None
-        self.budget -= len(text)
+        self.budgets[self.failing] = left - len(text)
         return text
 
     # ----- page --------------------------------------------------------------------------
@@ -243,17 +250,19 @@ class _Page:
         ms = finite(step.elapsed_ms)
         width = 0 if not ms or not self.scale else max(1, round(100 * ms / self.scale))
         return (
-            f'<details class="r {c}" id="r{number}" data-n="{number}" data-o="{step.outcome.value}"><summary>'
-            f'<span class="badge {c}">{html.escape(outcome_label(step))}</span>'
+            f'<details class="r {c}" id="r{number}" data-o="{step.outcome.value}"><summary>'
+            f"<b>{html.escape(outcome_label(step))}</b>"
             f'<span class="m">{self.e(step.method, 16, oneline=True)}</span>'
             f'<span class="n">{self.e(step.name, _SHORT, oneline=True)}</span>'
             f'<span class="u">{self.e(step.url, _URL, oneline=True)}</span>'
             f'<span class="s">{status}</span>'
-            f'<span class="t"><span class="bar"><i class="w{width}"></i></span><em>{format_ms(ms)}</em></span>'
+            f'<span class="t"><i class="w{width}"></i><em>{format_ms(ms)}</em></span>'
             f"</summary>\n{self.details(step, spec)}</details>\n"
         )
 
     def details(self, step: StepResult, spec: SpecResult | None) -> str:
+        self.failing = step.outcome in NOT_PASSING
+        self.left_out = False
         out = ['<div class="d">', self.where(step, spec)]
         if step.outcome is Outcome.SKIP:
             out.append(f'<p class="o-skip">Skipped: {self.e(step.skip_reason or "no reason given", _LONG)}</p>')
@@ -264,11 +273,14 @@ class _Page:
         if step.location:
             out.append(f'<p>Redirect not followed: Location <span class="mono">{self.e(step.location, _URL)}</span></p>')
         if step.checks:
-            out.append(self.checks(step.checks))
+            out.append(self.checks(step.checks, step.span.line if step.span is not None else None))
         out.append(self.exchange(step))
         curl = self.bulk(self.e(curl_of(step), 20_000)) if curl_of(step) else None
         if curl:
             out.append(f"<h4>curl</h4><pre>{curl}</pre>")
+        if self.left_out:
+            out.append('<p class="muted">Some headers and bodies are left out: this page is at its size budget '
+                       "(the JSON report keeps them).</p>")
         out.append("</div>\n")
         return "".join(out)
 
@@ -326,41 +338,43 @@ class _Page:
         out.append("</div>")
         return "".join(out)
 
-    def checks(self, checks: Iterable[CheckResult]) -> str:
-        out = ['<h4>Expectations</h4><table class="checks"><thead><tr><th></th><th>Expectation</th>'
-               "<th>Expected</th><th>Actual</th></tr></thead><tbody>"]
+    def checks(self, checks: Iterable[CheckResult], step_line: int | None) -> str:
+        out = ['<h4>Expectations</h4><table class="checks"><tr><th></th><th>Expectation</th>'
+               "<th>Expected</th><th>Actual</th></tr>"]
         for c in checks:
             if not c.checked:
-                cls, mark, label = "nc", "\u2013", "not checked"
+                cls, mark = "nc", "\u2013"
             elif c.passed:
-                cls, mark, label = "ok", "\u2713", "passed"
+                cls, mark = "ok", "\u2713"
             else:
-                cls, mark, label = "bad", "\u2717", "failed"
-            line = f' <span class="muted">line {int(c.span.line)}</span>' if c.span is not None else ""
-            out.append(f'<tr class="{cls}"><td title="{label}">{mark}</td><td class="mono">{self.e(c.subject)}{line}</td>'
-                       f'<td class="mono">{self.e(c.expected, _LONG)}</td><td class="mono">{self.e(c.actual, _LONG)}</td></tr>')
-        out.append("</tbody></table>")
+                cls, mark = "bad", "\u2717"
+            line = (f' <span class="muted">line {int(c.span.line)}</span>'
+                    if c.span is not None and c.span.line != step_line else "")
+            out.append(f'<tr class="{cls}"><td>{mark}</td><td>{self.e(c.subject)}{line}</td>'
+                       f"<td>{self.e(c.expected, _LONG)}</td><td>{self.e(c.actual, _LONG)}</td></tr>")
+        out.append("</table>")
         return "".join(out)
 
-    def headers(self, pairs: Iterable[tuple[str, str]]) -> str:
+    def headers(self, pairs: tuple[tuple[str, str], ...]) -> str:
+        if not self.budgets[self.failing]:
+            self.left_out = self.left_out or bool(pairs)
+            return ""
         rows = "".join(f"<tr><th>{self.e(k, 200)}</th><td>{self.e(v, _LONG)}</td></tr>" for k, v in pairs)
         if not rows:
             return ""
-        text = self.bulk(f'<table class="hdrs"><tbody>{rows}</tbody></table>')
-        return text if text is not None else self.omitted("headers")
-
-    def omitted(self, what: str) -> str:
-        return f'<p class="muted">{what} left out: this page is at its size budget (the JSON report keeps them)</p>'
+        return self.bulk(f'<table class="hdrs">{rows}</table>') or ""
 
     def exchange(self, step: StepResult) -> str:
         out = []
         req = step.request
         if req is not None:
-            out.append(f'<h4>Request</h4><p class="mono">{self.e(req.method, 16)} {self.e(req.url, _URL)}</p>')
+            shown = "" if (req.method, req.url) == (step.method, step.url) else (
+                f'<p class="mono">{self.e(req.method, 16)} {self.e(req.url, _URL)}</p>')
+            out.append(f"<h4>Request</h4>{shown}")
             out.append(self.headers(req.headers))
             if req.body_excerpt:
                 body = self.bulk(self.e(req.body_excerpt, _EXCERPT))
-                out.append(f"<pre>{body}</pre>" if body is not None else self.omitted("body"))
+                out.append(f"<pre>{body}</pre>" if body is not None else "")
         res = step.response
         if res is not None:
             size = res.size or len(res.body)
@@ -368,10 +382,14 @@ class _Page:
             out.append(f'<h4>Response</h4><p><b>{int(res.status)}</b> {self.e(res.reason, 200, oneline=True)} '
                        f'<span class="muted">{format_ms(res.elapsed_ms)} \u00b7 {", ".join(facts)}</span></p>')
             out.append(self.headers(res.headers))
-            excerpt = body_excerpt(res, self.redactor, limit=_EXCERPT, max_lines=_EXCERPT_LINES)
+            excerpt = None
+            if res.body and not self.budgets[self.failing]:
+                self.left_out = True
+            else:
+                excerpt = body_excerpt(res, self.redactor, limit=_EXCERPT, max_lines=_EXCERPT_LINES)
             if excerpt:
                 body = self.bulk(_escape(excerpt))
-                out.append(f"<pre>{body}</pre>" if body is not None else self.omitted("body"))
+                out.append(f"<pre>{body}</pre>" if body is not None else "")
         return "".join(out)
 
 

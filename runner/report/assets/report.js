@@ -1,5 +1,6 @@
 /* request-runner HTML report: filter by outcome, search by name or URL, order.
-   Everything is already in the markup; this only hides and reorders rows. */
+   Everything is already in the markup; this only hides and reorders rows
+   (each row's id is "r" + its place in the run). */
 (function () {
   "use strict";
   var list = document.getElementById("list");
@@ -40,7 +41,7 @@
     var seq = rows;
     if (order.value === "run") {
       if (!byRun) {
-        byRun = rows.slice().sort(function (a, b) { return +a.getAttribute("data-n") - +b.getAttribute("data-n"); });
+        byRun = rows.slice().sort(function (a, b) { return +a.id.slice(1) - +b.id.slice(1); });
       }
       seq = byRun;
     }

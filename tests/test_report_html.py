@@ -117,9 +117,14 @@ def test_header_counts_meta_and_state():
 
 def test_in_progress_until_the_run_ends():
     text = html_report.render(dataclasses.replace(full_run(), in_progress=True))
-    assert "In progress: 13 requests so far" in text
+    assert "In progress: the run has not finished" in text
     assert Page(text).title.startswith("request-runner: in progress: ")
     assert "Finished" not in text
+
+
+def test_internal_error_state():
+    run = dataclasses.replace(passing_run(), internal_error="KeyError")
+    assert "Finished: exit code 70 (an internal error, a bug in request-runner): KeyError" in html_report.render(run)
 
 
 def test_interrupted_and_passing_states():

@@ -119,7 +119,7 @@ def test_readable_without_javascript(open_page, tmp_path):
     assert page.evaluate("document.getElementById('controls').hidden") is True
     assert page.evaluate("document.querySelectorAll('#list details.r').length") == 13
     text = page.evaluate("document.body.innerText")
-    assert "In progress: 13 requests so far" in text
+    assert "In progress: the run has not finished" in text
     assert "3\npassed" in text and "4\nfailed" in text
     # a closed <details> shows its summary; opened (a click, no script needed) it shows the diagnosis
     page.evaluate("document.querySelectorAll('#list details.r')[1].open = true")

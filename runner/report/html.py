@@ -73,6 +73,7 @@ _EXIT_MEANING = {
     ExitCode.CHECK_FAILED: "a check failed",
     ExitCode.CREDENTIALS: "credentials: a secret could not be resolved or a token was refused",
     ExitCode.TRANSPORT: "transport: a request could not complete",
+    ExitCode.INTERNAL: "an internal error, a bug in request-runner",
     ExitCode.SIGINT: "interrupted (SIGINT)",
     ExitCode.SIGTERM: "interrupted (SIGTERM)",
 }
@@ -190,13 +191,15 @@ class _Page:
     def state(self) -> str:
         run = self.run
         if run.in_progress:
-            done = sum(1 for s in run.steps if not (s.outcome is Outcome.SKIP and s.skip_reason == "not run yet"))
-            return (f'<p class="state running">In progress: {pluralise(done, "request")} so far. '
-                    "This page is rewritten as the run goes; reload it to see more.</p>\n")
+            return ('<p class="state running">In progress: the run has not finished (or was killed). This page '
+                    "is rewritten as requests finish; reload it to see more. Requests not finished are listed "
+                    "as skipped.</p>\n")
         code = run.exit_code()
         meaning = _EXIT_MEANING.get(code, "")
         kind = "ok" if code is ExitCode.OK else ("authbad" if code is ExitCode.CREDENTIALS else "bad")
         text = f"Finished: exit code {int(code)}" + (f" ({meaning})" if meaning else "")
+        if run.internal_error:
+            text += f": {scrub(run.internal_error, self.redactor, limit=200, oneline=True)}"
         if run.interrupted:
             text += ". Only the requests that finished are reported"
         return f'<p class="state {kind}">{html.escape(text)}</p>\n'

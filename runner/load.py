@@ -1,10 +1,10 @@
-"""Load spec and config files: YAML -> schema -> model, and the static reference checks.
+"""Load spec and config files: YAML -> schema -> model.
 
     load_spec(text, *, filename, base_dir) -> Spec           pure: no file, env, secret or network I/O
     load_spec_file(path) -> Spec                              checks the file type and size first
     load_config(text, *, filename, base_dir) -> Config
     load_config_file(path) -> Config
-    check_references(spec, *, var_names, secret_names) -> list[Diagnostic]
+    check_references(spec, *, var_names, secret_names) -> list[Diagnostic]   render.check_spec by names
     schema_text(name) -> str                                  "spec", "config" or "report"
 
 Every problem of a file is reported at once, as a SpecError of Diagnostics
@@ -19,7 +19,7 @@ import stat
 from typing import Any
 
 from . import model as m
-from ._build import LoadedSpec, build_config, build_spec
+from ._build import build_config, build_spec
 from ._schema import load_validator, validate
 from ._schema import schema_text as _schema_text
 from ._yaml import SourceMap, decode, parse

@@ -81,6 +81,23 @@ def _typed(name: str, text: str) -> Any:
         raise UsageError(f"--var {name}: {exc}") from None
 
 
+def _request_filter(args) -> Callable[[Spec], Callable[[Any], bool] | None]:
+    """spec -> "is this request kept by -k / --tag" (None: all are): an unset env var only
+    matters where it is rendered."""
+    name_filter, tags = getattr(args, "name_filter", None), tuple(getattr(args, "tag", None) or ())
+    if not name_filter and not tags:
+        return lambda spec: None
+    from .engine import RunOptions, select_requests
+
+    options = RunOptions(name_filter=name_filter, tags=tags)
+
+    def for_spec(spec: Spec) -> Callable[[Any], bool]:
+        kept = {req.index for req in select_requests(spec, options)}
+        return lambda req: req.index in kept
+
+    return for_spec
+
+
 def parse_assignments(items: list[str], flag: str, typed: bool) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
@@ -182,6 +199,7 @@ class App:
         specs: list[Spec] = []
         shared = Shared.from_config(config, env, self.cli_vars, secrets)
         found = check_config(shared, environ=self.environ, env_title=env_unset)
+        selected = _request_filter(self.args)
         diagnostics: list[Diagnostic] = []
         for path in files:
             try:
@@ -189,9 +207,10 @@ class App:
             except SpecError as exc:
                 diagnostics.extend(exc.diagnostics)
                 if isinstance(exc.partial, Spec):  # semantic errors: still check its references
-                    found += check_spec(exc.partial, shared, environ=self.environ, env_title=env_unset)
+                    found += check_spec(exc.partial, shared, environ=self.environ, env_title=env_unset,
+                                        selected=selected(exc.partial))
                 continue
-            found += check_spec(spec, shared, environ=self.environ, env_title=env_unset)
+            found += check_spec(spec, shared, environ=self.environ, env_title=env_unset, selected=selected(spec))
             specs.append(spec)
         seen: set[Diagnostic] = set()
         for d in found:  # the config's defaults are checked with each spec: said once

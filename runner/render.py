@@ -735,6 +735,7 @@ class _Checker:
             for cap in req.captures:
                 self.captured_at.setdefault(cap.name, []).append(req)
         self.reported_vars: set[tuple[int, str]] = set()
+        self.env_matters = True  # False for the requests -k / --tag leave out: never rendered
 
     def _secret(self, name: str) -> str:
         if name not in self.secrets:
@@ -751,7 +752,7 @@ class _Checker:
                      f"did you mean '{close[0]}'?" if close else "declare it under `secrets:` in the spec or the config")
 
     def env(self, ref: Ref, span: Span | None) -> None:
-        if self.environ is None or ref.default is not None or ref.name in self.environ:
+        if self.environ is None or not self.env_matters or ref.default is not None or ref.name in self.environ:
             return
         self.add(f"environment variable {ref.name} is not set", span,
                  f"set it, or give a default: ${{env:{ref.name}:-...}}", title=self.env_title)
@@ -872,17 +873,20 @@ def check_config(shared: Shared, *, environ: Mapping[str, str] | None = None,
 
 
 def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[str, str] | None = None,
-               env_title: str = "error") -> list[Diagnostic]:
+               env_title: str = "error", selected: Callable[[m.RequestDef], bool] | None = None) -> list[Diagnostic]:
     """Every reference of a spec that could not be rendered, at its path:line:col.
 
     `${name}` must be a var of some layer or a capture of an EARLIER request;
     `${secret:X}` and the secrets named by `auth` must be declared in the spec or
-    the shared secrets; with `environ`, `${env:X}` without a default must be set.
+    the shared secrets; with `environ`, `${env:X}` without a default must be set,
+    in the requests `selected` keeps (-k, --tag) and in a file where it keeps any.
     """
     shared = shared or Shared()
     smap: SourceMap | None = spec.source_map if isinstance(spec, LoadedSpec) else None
     fallback = spec.span or Span.point(spec.path)
     c = _Checker(shared, spec, environ, env_title)
+    keep = selected or (lambda req: True)
+    c.env_matters = any(keep(req) for req in spec.requests) or not spec.requests
 
     def spec_span(path: tuple, is_key: bool = False, default: Span | None = None) -> Span:
         if smap is not None:
@@ -914,8 +918,10 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
     check_auth(spec.auth)
 
     available = set(known)
+    spec_env_matters = c.env_matters
     for req in spec.requests:
         req_path = ("requests", req.index)
+        c.env_matters = spec_env_matters and keep(req)
 
         def req_span(path: tuple, is_key: bool, default: Span | None = req.span) -> Span:
             return spec_span(path, is_key, default)

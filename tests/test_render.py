@@ -333,3 +333,18 @@ def test_an_oauth2_source_sees_the_config_vars_rendered(cwd, http_server):
         assert tokens._client(*tokens.requests[0])[0] == "the-client"
         assert http_server.received[0].header("Authorization").startswith("Bearer ")
         assert CANARY not in out + err
+
+
+def test_an_unset_env_var_only_matters_in_the_requests_selected(cwd, http_server):
+    echo_spec(cwd, """
+          - name: login
+            url: /ok
+          - name: other
+            url: /echo?k=${env:ONLY_FOR_OTHER}
+    """)
+    echo_spec(cwd, "  - name: elsewhere\n    url: /echo?k=${env:ONLY_FOR_OTHER}\n", name="t.yaml")
+    code, out, err = run_cli(["run", "s.yaml", "t.yaml", "-k", "login"], {"API": http_server.url})
+    assert code == 0, out + err
+    code, out, err = run_cli(["run", "s.yaml", "t.yaml"], {"API": http_server.url})
+    assert code == 2 and err.count("environment variable ONLY_FOR_OTHER is not set") == 2, out + err
+    assert [r.path for r in http_server.received] == ["/ok"]

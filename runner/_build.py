@@ -106,6 +106,31 @@ class _Builder:
             max_body=int(value["max_body"]) if "max_body" in value else None,
             retry=self.retry(value.get("retry")),
             verify=value.get("verify"),
+            tls=self.tls(value.get("tls"), ("defaults", "tls")),
+        )
+
+    def tls(self, value: Mapping | None, path: tuple) -> m.TlsClient | None:
+        """`tls: {cert, key, password, ca, pkcs12: {file, password}}`; literal paths made absolute."""
+        if value is None:
+            return None
+        p12 = value.get("pkcs12") or {}
+        for key, raw in (("cert", value.get("cert")), ("key", value.get("key")), ("ca", value.get("ca")),
+                         ("pkcs12", p12.get("file"))):
+            if _has_nul(raw):
+                self.error(f"tls {key}: the path holds a NUL character", self.span(path + (key,)), "remove the \\0 escape")
+
+        def where(raw: Any) -> str | None:
+            return self.resolve(raw) if isinstance(raw, str) and not _has_nul(raw) else None
+
+        return m.TlsClient(
+            cert=where(value.get("cert")),
+            key=where(value.get("key")),
+            password=value.get("password"),
+            ca=where(value.get("ca")),
+            pkcs12=where(p12.get("file")),
+            pkcs12_password=p12.get("password"),
+            base_dir=self.base_dir,
+            span=self.span(path),
         )
 
     def secrets(self, value: Mapping | None, path: tuple) -> Mapping[str, m.SecretDecl]:
@@ -161,6 +186,9 @@ class _Builder:
         if "header" in value:
             h = value["header"]
             return m.HeaderAuth(h["name"], h["secret"], self.span(path + ("header",)))
+        if "digest" in value:
+            d = value["digest"]
+            return m.DigestAuth(d["username"], d["password"], self.span(path + ("digest",)))
         b = value["basic"]
         return m.BasicAuth(b["username"], b["password"], self.span(path + ("basic",)))
 
@@ -355,6 +383,7 @@ class _Builder:
             follow_redirects=value.get("follow_redirects"),
             max_body=int(value["max_body"]) if "max_body" in value else None,
             retry=self.retry(value.get("retry")),
+            tls=self.tls(value.get("tls"), path + ("tls",)),
             expect=self.expect(value.get("expect"), path + ("expect",)),
             captures=self.captures(value.get("capture"), path + ("capture",)),
             skip=skip,
@@ -442,6 +471,7 @@ def build_config(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str
             base_url=env.get("base_url"),
             vars=dict(env.get("vars") or {}),
             secrets=b.secrets(env.get("secrets"), here + ("secrets",)),
+            tls=b.tls(env.get("tls"), here + ("tls",)),
             span=b.key_span(here),
         )
     config = LoadedConfig(

@@ -318,6 +318,10 @@ class App:
         )
         store = SecretStore(ctx, self.redactor, overrides=self.cli_secrets, on_resolved=on_resolved)
 
+        from .tlsfiles import ClientCertificates
+
+        client_certs = ClientCertificates()  # PEM from secrets, decrypted keys: removed when the run ends
+        cleanup.callback(client_certs.close)
         options = engine.RunOptions(
             config_vars=config_vars,
             cli_vars=self.cli_vars,
@@ -334,6 +338,7 @@ class App:
             stop=stop,
             config=config,
             environment=env,
+            client_certs=client_certs,
         )
         selected = [engine.select_requests(spec, options) for spec in specs]
         if not any(selected) and (self.args.name_filter or self.args.tag):

@@ -30,6 +30,7 @@ def to_curl(
     form: Sequence[tuple[str, str]] | None = None,
     files: Sequence[tuple[str, str]] | None = None,
     basic: tuple[str, str] | None = None,
+    digest: tuple[str, str] | None = None,
     timeout: float | None = None,
     follow_redirects: bool = False,
     insecure: bool = False,
@@ -45,6 +46,8 @@ def to_curl(
     parts.append(arg(url))
     if basic is not None:
         parts += ["-u", arg(f"{basic[0]}:{basic[1]}")]
+    elif digest is not None:
+        parts += ["--digest", "-u", arg(f"{digest[0]}:{digest[1]}")]
     for name, value in headers:
         if basic is not None and name.lower() == "authorization":
             continue

@@ -83,6 +83,9 @@ class RunOptions:
     # fields above (config_vars, base_url, defaults, secrets) describe the config.
     config: Config | None = None
     environment: Environment | None = None
+    # tlsfiles.ClientCertificates shared by every file of the run (its temporary files are
+    # removed when the run ends); None: each file prepares its own.
+    client_certs: Any = None
 
     def shared(self) -> Shared:
         if self.config is not None:
@@ -143,7 +146,8 @@ class _SpecRun:
         self.sleep = sleep
         self.evaluator = Evaluator()
         self.renderer = SpecRenderer(spec, options.shared(), environ=options.environ, store=store,
-                                     redactor=redactor, insecure=options.insecure, timeout=options.timeout)
+                                     redactor=redactor, insecure=options.insecure, timeout=options.timeout,
+                                     client_certs=options.client_certs)
         self.decls: dict[str, SecretDecl] = self.renderer.decls
         self.vars = self.renderer.captures  # captures of earlier requests (vars are in the renderer)
         self.failed_captures: dict[str, tuple[str, str]] = {}  # capture -> (request, why)
@@ -327,6 +331,7 @@ class _SpecRun:
             form=form,
             files=files,
             basic=built.basic,
+            digest=p.digest,
             timeout=p.timeout,
             follow_redirects=p.follow_redirects,
             insecure=not p.verify,

@@ -22,6 +22,8 @@ __all__ = [
     "HeaderAuth",
     "BasicAuth",
     "Auth",
+    "TlsClient",
+    "DigestAuth",
     "Defaults",
     "JsonBody",
     "FormBody",
@@ -90,7 +92,36 @@ class BasicAuth:
     span: Span | None = None
 
 
-Auth = Union[BearerAuth, NoAuth, HeaderAuth, BasicAuth]
+@dataclass(frozen=True, slots=True)
+class DigestAuth:
+    """HTTP Digest (RFC 7616, as requests does it): the password from a named secret."""
+
+    username: str  # may be a template
+    password_secret: str
+    span: Span | None = None
+
+
+Auth = Union[BearerAuth, NoAuth, HeaderAuth, BasicAuth, DigestAuth]
+
+
+@dataclass(frozen=True, slots=True)
+class TlsClient:
+    """`tls:` a client certificate (mTLS) and/or a CA bundle.
+
+    `cert`, `key` and `ca` are paths (made absolute at load) or templates rendered at run
+    time: a rendered value that starts with `-----BEGIN` is PEM text (a `${secret:...}`),
+    anything else a path, relative to `base_dir`. `pkcs12` is a .p12/.pfx path;
+    `password` (PEM key) and `pkcs12_password` are templates (`${secret:...}`).
+    """
+
+    cert: str | None = None
+    key: str | None = None
+    password: str | None = None
+    ca: str | None = None
+    pkcs12: str | None = None
+    pkcs12_password: str | None = None
+    base_dir: str = "."
+    span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +138,7 @@ class Defaults:
     max_body: int | None = None
     retry: Retry | None = None
     verify: bool | None = None  # TLS verification; None means "not said" (verified)
+    tls: TlsClient | None = None  # client certificate / CA bundle; the nearest one wins whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +254,7 @@ class RequestDef:
     follow_redirects: bool | None = None
     max_body: int | None = None
     retry: Retry | None = None
+    tls: TlsClient | None = None
     expect: Expect = field(default_factory=Expect)
     captures: tuple[Capture, ...] = ()
     skip: str | None = None
@@ -250,6 +283,7 @@ class Environment:
     base_url: str | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, SecretDecl] = field(default_factory=dict)
+    tls: TlsClient | None = None  # over the config's defaults.tls
     span: Span | None = None
 
 

@@ -41,7 +41,7 @@ import json
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
@@ -53,6 +53,7 @@ from .source import Diagnostic, Span
 from .template import Ref, Scope, TemplateError, as_text, iter_refs, render
 
 if TYPE_CHECKING:
+    from .tlsfiles import ClientCertificates, Material
     from ._yaml import SourceMap
     from .redact import Redactor
     from .secrets.store import SecretStore
@@ -195,7 +196,10 @@ class Shared:
             base, base_path = environment.base_url, ("environments", environment.name, "base_url")
         else:
             base, base_path = config.base_url, ("base_url",)
-        return cls(tuple(layers), dict(cli_vars), base, base_path, config.defaults, dict(secrets), smap, config.path)
+        defaults = config.defaults
+        if environment is not None and environment.tls is not None:
+            defaults = replace(defaults, tls=environment.tls)  # the environment's client certificate
+        return cls(tuple(layers), dict(cli_vars), base, base_path, defaults, dict(secrets), smap, config.path)
 
     @classmethod
     def plain(cls, *, config_vars: Mapping[str, Any] | None = None, cli_vars: Mapping[str, Any] | None = None,
@@ -376,6 +380,7 @@ class RequestPlan:
     max_body: int
     verify: bool
     retry: m.Retry | None
+    tls: m.TlsClient | None = None
 
 
 @dataclass(slots=True)
@@ -424,6 +429,9 @@ def _request_values(req: m.RequestDef) -> Iterator[tuple[tuple, Any]]:
     auth = req.auth
     if isinstance(auth, m.BasicAuth):
         yield ("auth", "basic", "username"), auth.username
+    elif isinstance(auth, m.DigestAuth):
+        yield ("auth", "digest", "username"), auth.username
+    yield from _tls_values(req.tls, ("tls",))
     body = req.body
     if isinstance(body, m.JsonBody):
         yield ("json",), body.value
@@ -452,6 +460,20 @@ def _request_values(req: m.RequestDef) -> Iterator[tuple[tuple, Any]]:
         yield ("capture", cap.name), cap.jsonpath or cap.header
 
 
+def _tls_values(tls: m.TlsClient | None, path: tuple) -> Iterator[tuple[tuple, Any]]:
+    """The values of a `tls:` block that may hold ${...} (paths, PEM from a secret, passwords)."""
+    if tls is None:
+        return
+    for key in ("cert", "key", "password", "ca"):
+        value = getattr(tls, key)
+        if value is not None:
+            yield path + (key,), value
+    if tls.pkcs12 is not None:
+        yield path + ("pkcs12", "file"), tls.pkcs12
+    if tls.pkcs12_password is not None:
+        yield path + ("pkcs12", "password"), tls.pkcs12_password
+
+
 def _pred_path(path: tuple, preds: tuple[m.Predicate, ...], p: m.Predicate) -> tuple:
     return path if (len(preds) == 1 and p.op == "eq") else path + (p.op,)
 
@@ -460,7 +482,8 @@ class SpecRenderer:
     """Renders the requests of one spec file for one run (captures accumulate in it)."""
 
     def __init__(self, spec: m.Spec, shared: Shared, *, environ: Mapping[str, str], store: "SecretStore",
-                 redactor: "Redactor", insecure: bool = False, timeout: float | None = None) -> None:
+                 redactor: "Redactor", insecure: bool = False, timeout: float | None = None,
+                 client_certs: "ClientCertificates | None" = None) -> None:
         from .transport import ALWAYS_SECRET_HEADERS, PreparedRequest, basic_header
 
         self._prepared_type = PreparedRequest
@@ -483,6 +506,7 @@ class SpecRenderer:
         self._spec_dir = os.path.dirname(os.path.abspath(spec.path))
         self._plans: dict[int, RequestPlan] = {}
         self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
+        self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
 
     # -- secrets
     def decl(self, name: str) -> m.SecretDecl:
@@ -572,6 +596,7 @@ class SpecRenderer:
             max_body=int(_first(req.max_body, spec_d.max_body, conf_d.max_body, m.DEFAULT_MAX_BODY)),
             verify=verify,
             retry=retry,
+            tls=_first(req.tls, spec_d.tls, conf_d.tls),
         )
 
     # -- rendering
@@ -609,7 +634,7 @@ class SpecRenderer:
         # auth
         auth = plan.auth
         decl = token = scheme = None
-        basic = None
+        basic = digest = None
         auth_secret = None
         if isinstance(auth, m.BearerAuth):
             auth_secret = auth.secret
@@ -641,7 +666,16 @@ class SpecRenderer:
                 raise RenderError("basic auth: the username is not latin-1 text") from None
             headers = [h for h in headers if h[0].lower() != "authorization"]
             headers.append(("Authorization", value))
+        elif isinstance(auth, m.DigestAuth):
+            auth_secret = auth.password_secret
+            decl = self.decl(auth.password_secret)
+            token = self.store.get(decl)
+            user = _text(val(auth.username))
+            scheme = "Digest"
+            digest = (user, token)
+            headers = [h for h in headers if h[0].lower() != "authorization"]
 
+        material = self._tls(plan.tls) if plan.tls is not None else None
         data, files, body_text = self._body(req.body, headers)
         prepared = self._prepared_type(
             method=req.method.upper(),
@@ -654,8 +688,44 @@ class SpecRenderer:
             verify=plan.verify,
             max_body=plan.max_body,
             secret_header_names=plan.secret_headers,
+            cert=material.cert if material is not None else None,
+            ca_file=material.ca_file if material is not None else None,
+            digest=digest,
         )
         return Rendered(prepared, url, decl, auth_secret, token, scheme, basic, body_text, self._used)
+
+    def _tls(self, tls: m.TlsClient) -> "Material":
+        """The client certificate and CA files for a `tls:` block, checked before sending.
+        A problem is a SecretError (AUTH, exit 3): the credential cannot be used."""
+        from .tlsfiles import ClientCertificates, TlsMaterialError, is_pem
+
+        if self._client_certs is None:
+            self._client_certs = ClientCertificates()  # a library caller without a run: removed at exit
+        values: dict[str, str | None] = {}
+        secret_of: dict[str, str] = {}
+        for key in ("cert", "key", "password", "ca", "pkcs12", "pkcs12_password"):
+            raw = getattr(tls, key)
+            if raw is None:
+                values[key] = None
+                continue
+            if "${secret:" in raw:
+                secret_of[key] = raw[raw.index("${secret:") + 9:].split("}", 1)[0]
+            value = _text(self.value(raw)) if "$" in raw else raw
+            if key in ("cert", "key", "ca", "pkcs12") and not is_pem(value):
+                value = os.path.join(tls.base_dir, os.path.expanduser(value))
+            elif key == "key" and is_pem(value):
+                for line in value.splitlines():  # a key's lines, should one ever be quoted alone
+                    if len(line) >= 16 and not line.startswith("-----"):
+                        self.redactor.add(line)
+            values[key] = value
+        try:
+            return self._client_certs.prepare(**values)
+        except TlsMaterialError as exc:
+            what = exc.what.replace("tls.pkcs12_password", "tls.pkcs12.password")
+            secret = secret_of.get(what.split(".", 1)[-1], what)
+            where = tls.pkcs12 or tls.cert or "a secret"
+            source = "client certificate " + (where if "${secret:" not in where else "from a secret")
+            raise SecretError(secret, source, exc.message, tls.span) from None
 
     def _body(self, body: m.Body | None, headers: list[tuple[str, str]]):
         val = self.value
@@ -899,7 +969,7 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
     def check_auth(auth: m.Auth | None) -> None:
         if isinstance(auth, (m.BearerAuth, m.HeaderAuth)):
             c.secret_name(auth.secret, auth.span or fallback)
-        elif isinstance(auth, m.BasicAuth):
+        elif isinstance(auth, (m.BasicAuth, m.DigestAuth)):
             c.secret_name(auth.password_secret, auth.span or fallback)
 
     # file-level values: no captures exist yet
@@ -912,6 +982,8 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
             c.add("header names are not rendered: write the name as is", spec_span(("defaults", "headers", k), True))
     for k, v in shared.defaults.headers:
         c.value(v, ("defaults", "headers", k), config_span, known, None)
+    for path, v in _tls_values(spec.defaults.tls, ("defaults", "tls")):
+        c.value(v, path, spec_span, known, None)
     config_known = set(c.vars.view(_SEES[_CONFIG]))  # a source is shared by every file: no spec vars
     for name, decl in spec.secrets.items():
         c.value(dict(decl.options), ("secrets", name), lambda p, k, d=decl.span: spec_span(p, k, d), config_known, None)

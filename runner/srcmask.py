@@ -26,10 +26,22 @@ def _looks_like_token(word: str) -> bool:
     return any(c.isdigit() for c in word) and any(c.isalpha() for c in word) and not word.startswith("/")
 
 
+# `{user: u, password: hunter2}`: a sensitive key inside a flow mapping on the line.
+_FLOW_PAIR = re.compile(r"(?P<head>[{,]\s*[\"']?(?P<key>[\w.-]+)[\"']?\s*:\s*)(?P<value>[^,}\s][^,}]*)")
+
+
+def _mask_flow_pair(m: re.Match) -> str:
+    value = m.group("value")
+    if SENSITIVE_KEY.search(m.group("key")) and not value.startswith(("${", "{", "[", '"${', "'${")):
+        return m.group("head") + MASK
+    return m.group(0)
+
+
 def mask_line(line: str) -> str:
     m = _KEY_VALUE.match(line)
     if m and SENSITIVE_KEY.search(m.group("key")) and not m.group("value").startswith(("${", "{", "[", "|", ">", "#")):
         line = m.group("head") + MASK
+    line = _FLOW_PAIR.sub(_mask_flow_pair, line)
     line = _BEARER.sub(lambda mm: f"{mm.group(1)} {MASK}", line)
     return _TOKENISH.sub(lambda mm: MASK if _looks_like_token(mm.group(0)) else mm.group(0), line)
 

@@ -93,6 +93,13 @@ class PreparedRequest:
     max_body: int = DEFAULT_MAX_BODY
     secret_header_names: frozenset[str] = field(default_factory=frozenset)
     max_redirects: int = MAX_REDIRECTS
+    # mTLS: requests' `cert=` (a PEM file holding both, or (cert_file, key_file)), checked
+    # before (tlsfiles.py); `ca_file` is the CA bundle that verifies the server.
+    cert: str | tuple[str, str] | None = None
+    ca_file: str | None = None
+    # HTTP Digest (RFC 7616) credentials: (username, password). The first answer's
+    # challenge is answered by requests' HTTPDigestAuth and the request sent again.
+    digest: tuple[str, str] | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -195,8 +202,27 @@ def _tls_reason(exc: BaseException) -> str:
             return str(e.verify_message or e.reason or "certificate verify failed")
     for e in _walk_causes(exc):
         if isinstance(e, ssl.SSLError):
-            return str(e.reason or "handshake failed").lower().replace("_", " ")
+            if e.reason:
+                return str(e.reason).lower().replace("_", " ")
+            m = re.search(r"\[SSL: [A-Z0-9_]+\] ([^(]+)", str(e))  # urllib3 re-raises without .reason
+            if m:
+                return m.group(1).strip().lower()
     return "handshake failed"
+
+
+def _tls_error(exc: BaseException, where: str) -> TransportError:
+    """A TLS failure in words: the server refusing us (an alert) is not a verification failure."""
+    reason = _tls_reason(exc)
+    if any(isinstance(e, ssl.SSLEOFError) for e in _walk_causes(exc)) or "eof occurred" in reason:
+        # TLS 1.3: a server that refuses our (missing) client certificate may just hang up.
+        return TransportError("tls", f"TLS connection closed by {where} during the handshake; "
+                                     "if it wants a client certificate, set tls: {cert, key} or pkcs12")
+    if "alert" in reason:
+        message = f"TLS handshake refused by {where} ({reason})"
+        if "certificate required" in reason or "handshake failure" in reason or "bad certificate" in reason:
+            message += "; the server wants a client certificate it accepts (tls: {cert, key} or pkcs12)"
+        return TransportError("tls", message)
+    return TransportError("tls", f"TLS verification failed for {where} ({reason})")
 
 
 def _translate(exc: BaseException, url: str, timeout: float) -> TransportError:
@@ -217,7 +243,7 @@ def _translate(exc: BaseException, url: str, timeout: float) -> TransportError:
     if isinstance(exc, requests.exceptions.ProxyError):
         return TransportError("proxy", f"proxy error while connecting to {where}")
     if isinstance(exc, requests.exceptions.SSLError):
-        return TransportError("tls", f"TLS verification failed for {where} ({_tls_reason(exc)})")
+        return _tls_error(exc, where)
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return TransportError("timeout", f"timed out after {_seconds(timeout)} connecting to {where}")
     if isinstance(exc, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError, socket.timeout, TimeoutError)):
@@ -230,7 +256,7 @@ def _translate(exc: BaseException, url: str, timeout: float) -> TransportError:
             return TransportError("connect", f"connection refused by {where}")
     for e in _walk_causes(exc):
         if isinstance(e, ssl.SSLError):
-            return TransportError("tls", f"TLS verification failed for {where} ({_tls_reason(e)})")
+            return _tls_error(e, where)
     for e in _walk_causes(exc):
         if isinstance(e, ConnectionResetError):
             return TransportError("reset", f"connection reset by {where}")
@@ -281,6 +307,7 @@ class Transport:
         self._stop = stop  # a threading.Event: checked between body chunks
         self._clock = clock
         self._sessions: dict[bool, requests.Session] = {}
+        self._digests: dict[tuple[str, str], requests.auth.HTTPDigestAuth] = {}
         self._proxies = {
             scheme: p
             for scheme in ("http", "https")
@@ -352,7 +379,10 @@ class Transport:
         secret_names = req.secret_header_names
         hops = 0
         while True:
-            resp = self._exchange(method, url, params, headers, data, files, req, deadline)
+            if req.digest is not None:
+                resp = self._digest_exchange(method, url, params, headers, data, files, req, deadline)
+            else:
+                resp = self._exchange(method, url, params, headers, data, files, req, deadline)
             status = resp.status_code
             location = resp.headers.get("Location") if status in _REDIRECT_CODES else None
             if not (req.follow_redirects and location is not None):
@@ -397,6 +427,41 @@ class Transport:
                 secret_names = frozenset(drop)
             url, params = target, None
 
+    def _digest_exchange(self, method, url, params, headers, data, files, req: PreparedRequest, deadline: float):
+        """Send with Digest auth as requests does it (HTTPDigestAuth): the Authorization is
+        computed from the server's last challenge (nonce count kept per Transport); a 401
+        with a new Digest challenge (first contact, stale nonce) is answered once."""
+        assert req.digest is not None
+        digest = self._digests.get(req.digest)
+        if digest is None:
+            digest = self._digests[req.digest] = requests.auth.HTTPDigestAuth(*req.digest)
+            digest.init_per_thread_state()
+        target = url
+        if params:
+            target = requests.models.RequestEncodingMixin._encode_params(list(params))
+            target = url + ("&" if "?" in url else "?") + target
+        base = [(k, v) for k, v in headers if k.lower() != "authorization"]
+        answered = False
+        if digest._thread_local.last_nonce:
+            base_auth = digest.build_digest_header(method, target)
+            if base_auth:
+                answered = True
+                headers = base + [("Authorization", base_auth)]
+        resp = self._exchange(method, url, params, headers, data, files, req, deadline)
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        if resp.status_code != 401 or "digest" not in challenge.lower():
+            return resp
+        stale = "stale=true" in challenge.replace(" ", "").lower()
+        if answered and not stale:
+            return resp  # our answer to the last challenge was refused: a wrong password
+        self._read_body(resp, req, url, deadline)
+        digest._thread_local.num_401_calls = 1
+        digest._thread_local.chal = requests.utils.parse_dict_header(challenge.split(" ", 1)[1] if " " in challenge else "")
+        value = digest.build_digest_header(method, target)
+        if not value:
+            return resp
+        return self._exchange(method, url, params, base + [("Authorization", value)], data, files, req, deadline)
+
     def _exchange(self, method, url, params, headers, data, files, req: PreparedRequest, deadline: float):
         remaining = deadline - self._clock()
         if remaining <= 0:
@@ -404,8 +469,8 @@ class Transport:
         if self._stop is not None and self._stop.is_set():
             raise TransportError("interrupted", "interrupted before sending")
         verify: bool | str = req.verify
-        if verify and self._ca_bundle:
-            verify = self._ca_bundle
+        if verify and (req.ca_file or self._ca_bundle):
+            verify = req.ca_file or self._ca_bundle
         try:
             session = self._session(req.verify)
             # Session.send is bypassed on purpose: with allow_redirects=False it still reads the
@@ -419,7 +484,7 @@ class Transport:
                 stream=True,
                 timeout=(remaining, remaining),
                 verify=verify,
-                cert=None,
+                cert=req.cert,
                 proxies=self._proxies_for(url) or {},
             )
             raw_headers = resp.raw.headers

@@ -148,7 +148,12 @@ def check_value(decl: SecretDecl, source: str, raw: str) -> str:
         raise SecretError(decl.name, source, "the value is empty", decl.span)
     if raw.strip() == "":
         raise SecretError(decl.name, source, "the value is only whitespace", decl.span)
+    # PEM text (a client certificate or key for `tls:`) is lines by nature; it never goes
+    # into a header (the transport refuses a line break there), so its newlines are kept.
+    pem = raw.startswith("-----BEGIN ")
     for i, ch in enumerate(raw):
+        if pem and ch in "\r\n":
+            continue
         code = ord(ch)
         if code < 0x20 or code == 0x7F:
             raise SecretError(

@@ -316,7 +316,8 @@ class App:
             verify_tls=not self.args.insecure,
             stop=stop,
         )
-        store = SecretStore(ctx, self.redactor, overrides=self.cli_secrets, on_resolved=on_resolved)
+        store = SecretStore(ctx, self.redactor, overrides=self.cli_secrets, on_resolved=on_resolved,
+                            on_warning=warnings.append)
 
         from .tlsfiles import ClientCertificates
 

@@ -1,23 +1,34 @@
-"""`--curl`: a request as a runnable curl command, secrets written as `$PLACEHOLDERS`.
+"""`--curl`: a request as a runnable curl command, secrets written as `${PLACEHOLDERS}`.
 
-Every argument is double-quoted with `\\`, `"`, `` ` `` and `$` escaped; then the
-redactor writes each known secret value as `$LABEL` (its environment variable, or the
-secret's name in upper case), which the shell expands inside the double quotes.
-Anything secret left unlabelled is masked as `***`. Basic credentials are written
-as `-u "user:$PASSWORD"` so the command stays runnable.
+Every argument is double-quoted. The redactor first finds each secret in the argument
+(before any escaping: an escaped `Xy7\\$k` would no longer be found as `Xy7$k`); only
+the text around the secrets is then escaped (`\\`, `"`, `` ` `` and `$`). A secret seen
+as is becomes `${LABEL}` (its environment variable, or the secret's name in upper case,
+made a valid shell name), which the shell expands inside the double quotes; an encoded
+form or an unlabelled secret becomes `***`. Secrets of any length are found (the runner
+built this text from them). Basic credentials are written as `-u "user:${PASSWORD}"`
+so the command stays runnable.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
-from .redact import Redactor
+from .redact import MASK, Redactor
 
 __all__ = ["to_curl"]
 
 
 def _dq(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`").replace("$", "\\$")
+
+
+def _placeholder(label: str | None) -> str:
+    if not label:
+        return MASK
+    name = re.sub(r"[^A-Za-z0-9_]", "_", label)
+    return "${" + ("_" + name if name[0].isdigit() else name) + "}"
 
 
 def to_curl(
@@ -38,7 +49,7 @@ def to_curl(
     """`files` are (field, description) pairs, e.g. ("upload", "@/path/to/file;type=text/plain")."""
 
     def arg(text: str) -> str:
-        return '"' + redactor.placeholders(_dq(text)) + '"'
+        return '"' + redactor.substitute(text, plain=_dq, secret=_placeholder) + '"'
 
     parts = ["curl"]
     if method.upper() != "GET" or body is not None or form or files:

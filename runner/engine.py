@@ -259,13 +259,18 @@ class _SpecRun:
                 lines.append("")
             else:
                 lines.append(value.replace("\n", " "))
-        masked = self.redactor.mask("\n".join(lines)).split("\n") if lines else []
+        masked = self.redactor.mask_built("\n".join(lines)).split("\n") if lines else []
         headers = tuple((name, structural.get(i, masked[i])) for i, (name, _v) in enumerate(p.headers))
         excerpt = None
         if built.body_text is not None:
             text = built.body_text[: _EXCERPT + _MASK_MARGIN]
-            excerpt = self.redactor.mask(text)[:_EXCERPT]
-        return RequestSnapshot(p.method, self.redactor.mask(built.display_url), headers, excerpt)
+            excerpt = self.redactor.mask_built(text)[:_EXCERPT]
+        return RequestSnapshot(p.method, self._shown_url(built), headers, excerpt)
+
+    def _shown_url(self, built: _Built) -> str:
+        """The URL sent, as every report shows it: the runner built it, so any secret in it is
+        masked whatever its length (a short one too)."""
+        return self.redactor.mask_built(built.display_url)
 
     def _response_snapshot(self, resp: ResponseSnapshot) -> ResponseSnapshot:
         mask = self.redactor.mask
@@ -375,7 +380,7 @@ class _SpecRun:
                         self.store.refresh(built.auth_decl, built.token or "")
                         built = self._build(req, plan)
                     except SecretError as exc:
-                        return self._secret_step(req, exc, self.redactor.mask(built.display_url))
+                        return self._secret_step(req, exc, self._shown_url(built))
                     except (TemplateError, _BuildError) as exc:
                         return self._error_step(req, f"cannot build the request: {exc}")
                     attempt -= 1  # the resend after a refresh is not a retry
@@ -395,7 +400,7 @@ class _SpecRun:
                 if not failures and req.captures:
                     failures = self._capture(req, resp, body)
             except SecretError as exc:
-                return self._secret_step(req, exc, self.redactor.mask(built.display_url))
+                return self._secret_step(req, exc, self._shown_url(built))
             except TemplateError as exc:
                 failure = Failure(FailureKind.TRANSPORT, f"cannot evaluate the expectations: {exc}", span=req.span)
                 return self._finish(req, built, Outcome.ERROR, attempt, resp=resp, failures=(failure,),
@@ -447,7 +452,7 @@ class _SpecRun:
         return self._base_step(
             req,
             outcome=outcome,
-            url=self.redactor.mask(built.display_url),
+            url=self._shown_url(built),
             status=resp.status if resp is not None else None,
             elapsed_ms=resp.elapsed_ms if resp is not None else None,
             checks=checks_t,

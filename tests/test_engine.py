@@ -461,7 +461,7 @@ def test_basic_auth_is_masked(http_server, engine_run):
     assert seen.startswith("Basic ")
     assert seen[6:] not in repr(result)
     assert step.request.headers == (("Authorization", "Basic ***"),)
-    assert '-u "alice:$API_TOKEN"' in step.curl
+    assert '-u "alice:${API_TOKEN}"' in step.curl
 
 
 # --------------------------------------------------------------------------- masking and curl
@@ -534,7 +534,7 @@ def test_curl_uses_placeholders(bearer_spec, engine_run):
                          headers=(("X-Note", 'say "hi"'),)))
     (step,) = engine_run(spec, curl=True).steps
     assert step.curl.startswith('curl -X "POST" "http://127.0.0.1:')
-    assert '-H "Authorization: Bearer $API_TOKEN"' in step.curl
+    assert '-H "Authorization: Bearer ${API_TOKEN}"' in step.curl
     assert '--data-raw "{\\"a\\": \\"\\$literal\\"}"' in step.curl
     assert '-H "X-Note: say \\"hi\\""' in step.curl
     assert CANARY not in step.curl

@@ -23,7 +23,7 @@ from typing import Callable, Mapping
 
 from ..errors import SecretError
 from ..model import SecretDecl
-from ..redact import Redactor
+from ..redact import MIN_FREE_TEXT_LEN, Redactor
 from .base import SecretSource, SecretValue, SourceContext, check_value, make_source, source_identity
 
 __all__ = ["SecretStore", "REFRESH_LEEWAY_S", "renew_at"]
@@ -50,6 +50,7 @@ class _Entry:
     renew_at: float | None = None
     fetches: int = 0
     refused: set[str] = field(default_factory=set)  # sha256 of values a refresh replaced
+    warned_short: bool = False
 
 
 class _Override:
@@ -82,6 +83,7 @@ class SecretStore:
         overrides: Mapping[str, str] | None = None,
         clock: Callable[[], float] | None = None,
         on_resolved: Callable[[str], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self._ctx = ctx
         self._redactor = redactor
@@ -95,6 +97,7 @@ class SecretStore:
         self._lock = threading.Lock()
         self._local = threading.local()  # keys being fetched by this thread (cycle guard)
         self._on_resolved = on_resolved  # e.g. print ::add-mask:: under GitHub Actions
+        self._on_warning = on_warning  # a warning for the run's reports (never holds a value)
         for value in self._overrides.values():
             redactor.add(value)
 
@@ -160,7 +163,9 @@ class SecretStore:
             entry.error, entry.value, entry.renew_at = exc, None, None
         else:
             label = entry.source.env_name() or entry.source.decl.name.upper()
-            self._redactor.add(value.value, label=label)
+            if not self._redactor.add(value.value, label=label) and not entry.warned_short:
+                entry.warned_short = True
+                self._warn_short(entry.source, len(value.value))
             for extra in value.also_mask:
                 self._redactor.add(extra)
             entry.value, entry.error = value, None
@@ -169,6 +174,17 @@ class SecretStore:
                 self._on_resolved(value.value)
                 for extra in value.also_mask:
                     self._on_resolved(extra)
+
+    def _warn_short(self, source: SecretSource, length: int) -> None:
+        if self._on_warning is None:
+            return
+        chars = "character" if length == 1 else "characters"
+        self._on_warning(
+            f"secret '{source.decl.name}' ({source.describe()}) is only {length} {chars} long: it is masked "
+            "wherever the runner puts it (auth headers, URL, query, headers, bodies, --curl, -vv), but a server "
+            f"echoing it back is not masked (values shorter than {MIN_FREE_TEXT_LEN} characters are not looked "
+            "for in free text: they would mask ordinary words)"
+        )
 
     def get(self, decl: SecretDecl) -> str:
         """The current value; fetched on first use and again shortly before it expires."""

@@ -295,7 +295,7 @@ class _SpecRun:
             headers=headers,
             body=body,
             elapsed_ms=resp.elapsed_ms,
-            url=mask(resp.url),
+            url=self.redactor.mask_built(resp.url),  # the URL the runner asked for
             truncated=truncated,
             size=resp.size or len(resp.body),
         )

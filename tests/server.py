@@ -94,7 +94,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, {"ok": True})
         if route == "/items":
             return self._json(200, ITEMS, {"ETag": '"v1"', "X-Total": "2"})
-        if route == "/echo" or route.startswith("/echo/"):  # /echo/ANYTHING: echoes the raw path too
+        if route == "/echo" or route.startswith("/reflect/"):  # /reflect/ANYTHING: an echo under any path
             doc = {
                 "method": self.command,
                 "path": self.path,

@@ -97,7 +97,7 @@ requests:
     json: {{token: "${{secret:tok}}"}}
     expect: {{status: 500, json: {{$.headers.Authorization: "x"}}}}
   - name: token in the path, echoed
-    url: /echo/${{secret:tok}}/x?in_url=${{secret:tok}}
+    url: /reflect/${{secret:tok}}/x?in_url=${{secret:tok}}
     expect: {{body: {{contains: nothing-like-this}}}}
   - name: token in a form, echoed
     url: /echo
@@ -223,7 +223,7 @@ def test_hostile_canary_never_leaks(canary, kind, verbosity, http_server, tmp_pa
     outputs = _sweep(tmp_path, http_server, canary, kind, "200", verbosity)
     _assert_clean(outputs, canary)
     # the token went into the path and was echoed back in the encoding requests sends
-    echoed = [r.path for r in http_server.received if r.path.startswith("/echo/")]
+    echoed = [r.path for r in http_server.received if r.path.startswith("/reflect/")]
     assert echoed and wire_forms(canary)["path as sent"] in echoed[0]
     placeholder = {"env": "${LEAK_TOKEN}", "dotenv": "${API_TOKEN}"}.get(kind, "${TOK}")
     assert f"Bearer {placeholder}" in outputs["stdout"]

@@ -33,7 +33,7 @@ requests:
     auth: {basic: {username: alice, password: pw}}
   - name: everywhere
     method: POST
-    url: /echo/${secret:pin}
+    url: /reflect/${secret:pin}
     query: {code: "${secret:pin}"}
     headers: {X-Pin: "pin=${secret:pin}"}
     json: {pin: "${secret:pin}"}
@@ -56,7 +56,7 @@ def ran(cwd, http_server):
     assert code == 0, out + err
     # the server did get the values: the masking is what keeps them out
     assert http_server.received[0].header("Authorization") == f"Bearer {PIN}"
-    assert http_server.received[3].path.startswith(f"/echo/{PIN}?code={PIN}")
+    assert http_server.received[3].path.startswith(f"/reflect/{PIN}?code={PIN}")
     return cwd, out, err
 
 
@@ -80,12 +80,12 @@ def test_short_secret_is_masked_in_everything_the_runner_built(ran):
     assert "> Authorization: Bearer ***" in lines
     assert "> X-API-Key: ***" in lines
     assert "> X-Pin: ***" in lines  # a header built from a secret is masked whole
-    assert any(l.startswith("> POST") and "/echo/***?code=***" in l for l in lines)
+    assert any(l.startswith("> POST") and "/reflect/***?code=***" in l for l in lines)
     curl = [l for l in lines if l.startswith("$ curl")]
     assert '-H "Authorization: Bearer ${PIN}"' in curl[0]
     assert '-H "X-API-Key: ${PIN}"' in curl[1]
     assert '-u "alice:${PW}"' in curl[2]
-    assert '/echo/${PIN}?code=${PIN}"' in curl[3] and '-H "X-Pin: pin=${PIN}"' in curl[3]
+    assert '/reflect/${PIN}?code=${PIN}"' in curl[3] and '-H "X-Pin: pin=${PIN}"' in curl[3]
     assert '\\"pin\\": \\"${PIN}\\"' in curl[3]
     assert '--data-urlencode "pw=${PW}"' in curl[4] and "?inline=${PW}" in curl[4]
 

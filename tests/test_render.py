@@ -348,3 +348,21 @@ def test_an_unset_env_var_only_matters_in_the_requests_selected(cwd, http_server
     code, out, err = run_cli(["run", "s.yaml", "t.yaml"], {"API": http_server.url})
     assert code == 2 and err.count("environment variable ONLY_FOR_OTHER is not set") == 2, out + err
     assert [r.path for r in http_server.received] == ["/ok"]
+
+
+def test_a_captured_null_inside_text_renders_as_an_empty_string(cwd, http_server):
+    echo_spec(cwd, """
+          - name: answer with a null
+            url: /text
+            query: {t: '{"a": null}'}
+            capture: {a: $.a}
+          - name: use it
+            url: /echo?x=${a}&y=in${a}text
+            method: POST
+            json: {whole: "${a}", part: "<${a}>"}
+    """)
+    code, out, err = run_cli(["run", "s.yaml"], {"API": http_server.url})
+    assert code == 0, out + err
+    sent = http_server.received[1]
+    assert query_of(sent) == {"x": [""], "y": ["intext"]}
+    assert json.loads(sent.body) == {"whole": None, "part": "<>"}

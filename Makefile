@@ -26,6 +26,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed
 	bash bench/install_nginx.sh
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/html_report.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/out

@@ -133,16 +133,42 @@ def measure(browser: Browser, page_path: Path) -> dict[str, float]:
         tab.close()
 
 
+def screenshot(executable: str, out: Path) -> None:
+    """The picture in docs/reports.md: the reporter tests' example run, failures open."""
+    from results_factory import full_run
+
+    from runner.report import html
+
+    run = full_run()
+    run = run.__class__(**{**{f: getattr(run, f) for f in run.__slots__}, "specs": run.specs[:2]})
+    with tempfile.TemporaryDirectory(prefix="rr-html-shot-") as tmp:
+        page_path = Path(tmp) / "report.html"
+        page_path.write_text(html.render(run), encoding="utf-8")
+        browser = Browser(executable)
+        try:
+            tab = browser.page(width=1200, height=1250)
+            tab.open(page_path)
+            tab.evaluate("document.querySelectorAll('#list details.r')[1].open = true")
+            tab.screenshot(out)
+        finally:
+            browser.close()
+    print(f"screenshot: {out}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(BENCH_DIR / "out" / "html.json"))
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--screenshot", metavar="FILE", help="only write the picture docs/reports.md shows")
     args = parser.parse_args(argv)
     executable = find_chromium()
     if executable is None:
         print(f"html bench skipped: {INSTALL_HINT}")
+        return 0
+    if args.screenshot:
+        screenshot(executable, Path(args.screenshot))
         return 0
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="rr-html-bench-") as tmp:

@@ -345,8 +345,9 @@ class _Page:
         out = ['<h4>Expectations</h4><table class="checks"><tr><th></th><th>Expectation</th>'
                "<th>Expected</th><th>Actual</th></tr>"]
         for c in checks:
+            actual = c.actual
             if not c.checked:
-                cls, mark = "nc", "\u2013"
+                cls, mark, actual = "nc", "\u2013", c.actual or "(not checked)"
             elif c.passed:
                 cls, mark = "ok", "\u2713"
             else:
@@ -354,7 +355,7 @@ class _Page:
             line = (f' <span class="muted">line {int(c.span.line)}</span>'
                     if c.span is not None and c.span.line != step_line else "")
             out.append(f'<tr class="{cls}"><td>{mark}</td><td>{self.e(c.subject)}{line}</td>'
-                       f"<td>{self.e(c.expected, _LONG)}</td><td>{self.e(c.actual, _LONG)}</td></tr>")
+                       f"<td>{self.e(c.expected, _LONG)}</td><td>{self.e(actual, _LONG)}</td></tr>")
         out.append("</table>")
         return "".join(out)
 

@@ -144,8 +144,17 @@ class Page:
         return self.browser.send(method, params, self.session)
 
     def open(self, path: Path) -> None:
-        self.send("Page.navigate", {"url": path.resolve().as_uri()})
-        self.browser.wait_event("Page.loadEventFired", self.session)
+        url = path.resolve().as_uri()
+        # A new tab's own about:blank may fire its load event late: drop it, and wait until
+        # the page that loaded is ours.
+        self.browser.events = [e for e in self.browser.events
+                               if not (e.get("method") == "Page.loadEventFired" and e.get("sessionId") == self.session)]
+        self.send("Page.navigate", {"url": url})
+        deadline = time.monotonic() + _TIMEOUT_S
+        while True:
+            self.browser.wait_event("Page.loadEventFired", self.session, timeout=max(0.1, deadline - time.monotonic()))
+            if self.evaluate("location.href + ' ' + document.readyState") == f"{url} complete":
+                return
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
@@ -155,7 +164,7 @@ class Page:
         return result["result"].get("value")
 
     def problems(self) -> list[str]:
-        """Console errors and warnings, uncaught exceptions, CSP reports seen so far."""
+        """Console errors, uncaught exceptions and refused content (CSP) seen so far."""
         found = []
         for event in self.browser.events:
             if event.get("sessionId") != self.session:
@@ -163,9 +172,9 @@ class Page:
             method, params = event.get("method"), event.get("params", {})
             if method == "Runtime.exceptionThrown":
                 found.append(f"exception: {params.get('exceptionDetails', {}).get('text')}")
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
+            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
                 found.append(f"console.{params.get('type')}: {params.get('args')}")
-            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
+            elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
                 found.append(f"log: {params['entry'].get('text')}")
         return found
 

@@ -301,3 +301,17 @@ def test_sigkill_leaves_a_complete_page_that_says_in_progress(cwd, http_server, 
     assert text.endswith("</html>\n")
     assert "In progress" in text
     assert any(r["name"] == "one" and r["outcome"] == "PASS" for r in Page(text).rows)
+
+
+def test_for_each_rows_and_fragments_shown_by_name_and_place():
+    run = full_run()
+    spec = run.specs[0]
+    base = spec.steps[0]
+    rows = tuple(dataclasses.replace(base, name=f"get pet {i}", index=i, span=span(spec.path, 60)) for i in (1, 2))
+    fragment = dataclasses.replace(base, name="create pet (from _common/pets.yaml)", index=3,
+                                   span=span("specs/_common/pets.yaml", 4))
+    run = dataclasses.replace(run, specs=(dataclasses.replace(spec, steps=rows + (fragment,)),))
+    text = html_report.render(run)
+    assert [r["name"] for r in Page(text).rows] == ["get pet 1", "get pet 2", "create pet (from _common/pets.yaml)"]
+    assert ('<span class="mono">specs/_common/pets.yaml:4:5</span> \u00b7 in <span class="mono">specs/pets.yaml'
+            '</span>') in text

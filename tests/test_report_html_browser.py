@@ -155,3 +155,12 @@ def test_cli_report_with_a_hostile_server_in_the_browser(open_page, cwd, http_se
     assert "<script>window.__pwned=9</script>" in body and "<script>document.title='pwned'" in body
     page.screenshot(tmp_path / "cli.png")
     assert page.problems() == []
+
+
+def test_csp_refuses_a_script_that_got_past_escaping(open_page):
+    # defence in depth: were a script element ever to reach the markup, the policy blocks it
+    text = html_report.render(full_run()).replace("<footer>", "<script>window.__pwned=1</script><footer>", 1)
+    page = open_page(text, name="csp")
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert any("Content Security Policy" in p for p in page.problems())
+    assert page.evaluate("document.getElementById('controls').hidden") is False  # ours still ran

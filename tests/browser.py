@@ -31,9 +31,9 @@ class BrowserError(RuntimeError):
 
 
 def find_chromium() -> str | None:
-    explicit = os.environ.get("RUNNER_CHROMIUM")
+    explicit = os.environ.get("RUNNER_CHROMIUM")  # a browser elsewhere than on PATH
     if explicit:
-        return explicit
+        return shutil.which(explicit)
     return next((path for path in map(shutil.which, _NAMES) if path), None)
 
 

@@ -984,9 +984,13 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
         c.value(v, ("defaults", "headers", k), config_span, known, None)
     for path, v in _tls_values(spec.defaults.tls, ("defaults", "tls")):
         c.value(v, path, spec_span, known, None)
-    config_known = set(c.vars.view(_SEES[_CONFIG]))  # a source is shared by every file: no spec vars
+    # A secret source's options: a source is shared by every file (no spec vars), and an
+    # unset ${env:...} in them is a secret that cannot be resolved (AUTH when it is used).
+    config_known = set(c.vars.view(_SEES[_CONFIG]))
+    env_matters, c.env_matters = c.env_matters, False
     for name, decl in spec.secrets.items():
         c.value(dict(decl.options), ("secrets", name), lambda p, k, d=decl.span: spec_span(p, k, d), config_known, None)
+    c.env_matters = env_matters
     check_auth(spec.auth)
 
     available = set(known)

@@ -366,3 +366,23 @@ def test_a_captured_null_inside_text_renders_as_an_empty_string(cwd, http_server
     sent = http_server.received[1]
     assert query_of(sent) == {"x": [""], "y": ["intext"]}
     assert json.loads(sent.body) == {"whole": None, "part": "<>"}
+
+
+def test_an_unset_env_var_in_a_secret_source_is_auth_when_used_not_a_usage_error(cwd, http_server):
+    """`client_secret: ${env:X}` is an input of a secret: unset, the secret cannot be
+    resolved (exit 3, for the requests that use it), as an unset `env:` source is."""
+    echo_spec(cwd, """
+          - name: anonymous
+            url: /ok
+            auth: none
+          - name: needs the token
+            url: /echo
+    """, head="""secrets:
+  api:
+    oauth2: {token_url: "${env:API}/token", client_id: c, client_secret: "${env:NO_CLIENT_SECRET}"}
+auth: {bearer: api}
+""")
+    code, out, err = run_cli(["run", "s.yaml"], {"API": http_server.url})
+    assert code == 3, out + err
+    assert "1 passed, 0 failed, 1 auth" in out and "NO_CLIENT_SECRET" in out
+    assert [r.path for r in http_server.received] == ["/ok"]

@@ -33,6 +33,7 @@ __all__ = [
     "diagnose",
     "human_duration",
     "SKEW_S",
+    "jwt_expired",
 ]
 
 SKEW_S = 60.0
@@ -172,6 +173,16 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
         return None
 
 
+def jwt_expired(token: str, now: float, leeway: float = SKEW_S) -> bool:
+    """Whether a JWT's `exp` (unverified) has passed, or passes within `leeway` seconds:
+    sending it would most likely earn a 401. Not a JWT, or no `exp`: False."""
+    if token.count(".") != 2:
+        return False  # the common case, an opaque token: no decoding at all
+    claims = jwt_claims(token)
+    exp = _num(claims.get("exp")) if claims is not None else None
+    return exp is not None and now >= exp - leeway
+
+
 def human_duration(seconds: float) -> str:
     s = int(abs(seconds))
     if s < 60:
@@ -285,6 +296,7 @@ def diagnose(
     sent_scheme: str | None = None,
     now: float | None = None,
     refreshed: bool = False,
+    expired_when_sent: bool = False,
 ) -> AuthDiagnosis:
     challenges = parse_challenges(www_authenticate)
     notes: tuple[str, ...] = ()
@@ -294,6 +306,9 @@ def diagnose(
         claims = jwt_claims(token)
         if claims is not None:
             notes = tuple("JWT " + n for n in token_notes(claims, now=now))
+            if expired_when_sent:
+                # its source could not give an unexpired one: the runner sent it anyway, and says so
+                notes = notes + ("JWT was already expired when it was sent",)
     return AuthDiagnosis(
         secret=secret,
         source=source,

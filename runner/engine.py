@@ -353,7 +353,7 @@ class _SpecRun:
 
         attempts = max(1, plan.retry.attempts) if plan.retry else 1
         delay = plan.retry.delay if plan.retry else 0.0
-        refreshed = False
+        refreshed = built.refreshed_before_send  # an expired JWT renewed before sending: no second refresh
         attempt = 0
         stop = self.options.stop
         expect = req.expect
@@ -487,6 +487,7 @@ class _SpecRun:
             sent_scheme=built.scheme if built.scheme in ("Bearer", "Basic") else ("Bearer" if built.scheme else None),
             now=time.time(),
             refreshed=refreshed,
+            expired_when_sent=built.expired_when_sent,
         )
 
     def _auth_step(self, req, built: _Built, resp: ResponseSnapshot, attempts: int, refreshed: bool) -> StepResult:

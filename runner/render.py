@@ -41,12 +41,14 @@ import json
 import os
 import re
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
 from . import model as m
 from ._build import LoadedConfig, LoadedSpec
+from .authdiag import jwt_expired
 from .errors import SecretError
 from .redact import SENSITIVE_KEY
 from .source import Diagnostic, Span
@@ -396,6 +398,10 @@ class Rendered:
     basic: tuple[str, str] | None
     body_text: str | None
     used_secrets: list[str]
+    # JWT pre-check: the token's `exp` had passed, so a refreshable source was asked for a
+    # new one before sending (no wasted 401); or it could not be, and it was sent expired.
+    refreshed_before_send: bool = False
+    expired_when_sent: bool = False
 
 
 def _first(*values: Any) -> Any:
@@ -636,17 +642,18 @@ class SpecRenderer:
         decl = token = scheme = None
         basic = digest = None
         auth_secret = None
+        fresh: tuple[bool, bool] = (False, False)
         if isinstance(auth, m.BearerAuth):
             auth_secret = auth.secret
             decl = self.decl(auth.secret)
-            token = self.store.get(decl)
+            token, fresh = self._unexpired(decl)
             scheme = "Bearer"
             headers = [h for h in headers if h[0].lower() != "authorization"]
             headers.append(("Authorization", "Bearer " + token))
         elif isinstance(auth, m.HeaderAuth):
             auth_secret = auth.secret
             decl = self.decl(auth.secret)
-            token = self.store.get(decl)
+            token, fresh = self._unexpired(decl)
             scheme = auth.name
             headers = [h for h in headers if h[0].lower() != auth.name.lower()]
             headers.append((auth.name, token))
@@ -692,7 +699,18 @@ class SpecRenderer:
             ca_file=material.ca_file if material is not None else None,
             digest=digest,
         )
-        return Rendered(prepared, url, decl, auth_secret, token, scheme, basic, body_text, self._used)
+        return Rendered(prepared, url, decl, auth_secret, token, scheme, basic, body_text, self._used, *fresh)
+
+    def _unexpired(self, decl: m.SecretDecl) -> tuple[str, tuple[bool, bool]]:
+        """The token, refreshed first when it is a JWT whose `exp` has passed (60 s leeway)
+        and its source can give a new one. (token, (refreshed_before_send, expired_when_sent))."""
+        token = self.store.get(decl)
+        if not jwt_expired(token, time.time()):
+            return token, (False, False)
+        if not self.store.refreshable(decl):
+            return token, (False, True)
+        token = self.store.refresh(decl, token)  # single-flight; never more than once per value
+        return token, (True, jwt_expired(token, time.time()))
 
     def _tls(self, tls: m.TlsClient) -> "Material":
         """The client certificate and CA files for a `tls:` block, checked before sending.

@@ -374,3 +374,67 @@ def test_describe_names_the_url_without_its_query(login):
     decl = SecretDecl("api_token", "http", {"http": {**decl.options["http"], "url": login.url + "/auth/login?key=" + CANARY}},
                       decl.span, ".")
     assert store.describe(decl) == f"http login POST {login.url}/auth/login"
+
+
+# --------------------------------------------------------------------------- JWT pre-check
+
+
+def _jwt(exp_offset: float, call: int) -> str:
+    import time as _time
+
+    from tests.token_server import make_jwt
+
+    return make_jwt({"sub": "ci-bot", "n": call, "exp": int(_time.time() + exp_offset), "c": CANARY})
+
+
+def test_an_expired_jwt_is_renewed_before_sending(login, tmp_path):
+    """The login answers an already expired JWT first: the runner logs in again before
+    sending, so the API never receives the expired token (no wasted 401)."""
+    issued: list[str] = []
+
+    def answer(call, body):
+        token = _jwt(-3600 if call == 1 else 3600, call)
+        issued.append(token)
+        login.valid.add(token)  # the API would even accept it: the runner must not send it
+        return json_answer({"access_token": token})
+
+    login.answer = answer
+    write(tmp_path / "s.yaml", spec_text("jwt", LOGIN.replace("expires_in: $.expires_in\n", ""),
+                                         "  - {name: one, url: /api/me}\n  - {name: two, url: /api/me}\n"))
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml"), "-v"], env=env_for(login))
+    assert code == 0, out + err
+    assert len(login.logins) == 2
+    assert login.seen_tokens == [issued[1], issued[1]]  # never the expired one
+    assert "refreshed" in out
+    assert_no_leak(out, err)
+
+
+def test_a_source_that_keeps_answering_expired_jwts_is_asked_once(login, tmp_path):
+    def answer(call, body):
+        return json_answer({"access_token": _jwt(-3600, call)})
+
+    login.answer = answer
+    write(tmp_path / "s.yaml", spec_text("jwt", LOGIN.replace("expires_in: $.expires_in\n", "")))
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml")], env=env_for(login))
+    assert code == 3, out + err
+    assert len(login.logins) == 2  # one login, one renewal before sending; no loop after the 401
+    assert len(login.seen_tokens) == 1
+    assert "JWT was already expired when it was sent" in out  # even the renewed one
+    assert "expired 1 h" in out
+
+
+def test_a_non_refreshable_expired_jwt_is_sent_and_the_report_says_so(login, tmp_path):
+    token = _jwt(-7200, 0)
+    text = ("version: 1\nname: env jwt\nbase_url: ${env:API}\nsecrets:\n  tok: {env: TOK}\n"
+            "auth: {bearer: tok}\nrequests:\n  - {name: me, url: /api/me}\n")
+    write(tmp_path / "s.yaml", text)
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml"), "--json", str(tmp_path / "r.json")],
+                             env={"API": login.url, "TOK": token})
+    assert code == 3, out + err
+    assert login.seen_tokens == [token]  # sent: the server decides
+    assert "JWT was already expired when it was sent" in out
+    assert "already expired when it was sent" in (tmp_path / "r.json").read_text()
+    assert_no_leak(out, err)
+    login.valid.add(token)  # a server that still accepts it: PASS, nothing to say
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml")], env={"API": login.url, "TOK": token})
+    assert code == 0, out + err

@@ -41,6 +41,8 @@ class LoginServer:
         self.seen_tokens: list[str] = []  # Bearer tokens /api/me received
         self.valid: set[str] = set()
         self.answer: Answer = self.default_answer
+        # More login paths, each with its own answer (the default path uses `answer`).
+        self.routes: dict[str, Answer] = {}
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -61,7 +63,8 @@ class LoginServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode("utf-8", "replace")
                 path = self.path.split("?", 1)[0]
-                if path != "/auth/login":
+                route = owner.answer if path == "/auth/login" else owner.routes.get(path)
+                if route is None:
                     return self._send(404, b"{}", [("Content-Type", "application/json")])
                 ctype = self.headers.get("Content-Type", "")
                 try:
@@ -72,7 +75,7 @@ class LoginServer:
                     owner.logins.append(body)
                     owner.login_headers.append(dict(self.headers.items()))
                     call = len(owner.logins)
-                status, data, headers = owner.answer(call, body)
+                status, data, headers = route(call, body)
                 self._send(status, data, headers)
 
             def do_GET(self) -> None:  # noqa: N802

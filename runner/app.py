@@ -240,7 +240,11 @@ class App:
         with DemoServer() as server:
             self.environ = {**self.environ, **demo_environ(server)}
             self._write(f"demo API listening on {server.url}\n")
-            return self.run(paths)
+            code = self.run(paths)
+            # what the shared secret sources cost: one login for every file that uses it
+            self._write(f"demo API: {server.logins} login{'s' if server.logins != 1 else ''} (POST /auth/login), "
+                        f"{server.tokens_issued} token{'s' if server.tokens_issued != 1 else ''} issued (POST /oauth/token)\n")
+            return code
 
     def run(self, paths: list[str] | None = None) -> int:
         with _gc_frozen(), contextlib.ExitStack() as cleanup:

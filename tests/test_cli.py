@@ -426,6 +426,8 @@ def test_demo_passes_and_shows_a_token_refresh(cwd):
     assert code == 0, out + err
     assert "(token refreshed)" in out
     assert "0 failed, 0 auth, 0 errors" in out
+    assert "03-login-read.yaml" in out and "04-login-write.yaml" in out
+    assert "demo API: 1 login (POST /auth/login)" in out  # two files, one login
 
 
 def test_demo_auth_failure_showcase_exits_3_with_the_diagnosis(cwd):

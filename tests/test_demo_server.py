@@ -431,3 +431,20 @@ def test_example_specs_pass_against_the_demo_api(server, tmp_path):
     for name in ("pets-smoke.yaml", "oauth2-client-credentials.yaml"):
         code, out, err = _cli(["run", "--no-color", str(examples / name)], env, tmp_path)
         assert code == 0, f"{name}:\n{out}{err}"
+
+
+# -- the login endpoint (the `http` secret source) ----------------------------------------
+
+
+def test_login_gives_a_bearer_token_and_refuses_a_wrong_password(server, http):
+    from runner.demo.server import DEMO_USER, DEMO_USER_PASSWORD
+
+    r = http.post(f"{server.url}/auth/login", json={"username": DEMO_USER, "password": "nope"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_credentials"
+    assert "nope" not in r.text
+    r = http.post(f"{server.url}/auth/login", json={"username": DEMO_USER, "password": DEMO_USER_PASSWORD})
+    assert r.status_code == 200
+    doc = r.json()
+    assert doc["expires_in"] == 120 and _claims(doc["access_token"])["sub"] == DEMO_USER
+    assert http.get(f"{server.url}/pets", headers=_bearer(doc["access_token"])).status_code == 200
+    assert server.logins == 1

@@ -15,7 +15,7 @@ import importlib.resources
 import importlib.util
 from pathlib import Path
 
-from .server import CLIENT_SECRET, DemoServer
+from .server import CLIENT_SECRET, DEMO_USER_PASSWORD, DemoServer
 
 __all__ = [
     "AUTH_FAILURE_SPECS",
@@ -28,7 +28,10 @@ __all__ = [
 ]
 
 # Run by a plain `runner demo`: they all pass, so it exits 0.
-DEFAULT_SPECS: tuple[str, ...] = ("01-pets-flow.yaml", "02-static-token.yaml")
+# 03 and 04 log in once through the same `http` secret: one POST /auth/login for both.
+DEFAULT_SPECS: tuple[str, ...] = (
+    "01-pets-flow.yaml", "02-static-token.yaml", "03-login-read.yaml", "04-login-write.yaml",
+)
 # The AUTH-failure showcase (an expired token -> an unexpected 401, exit 3): only on request.
 AUTH_FAILURE_SPECS: tuple[str, ...] = ("90-expired-token.yaml",)
 
@@ -79,6 +82,7 @@ def demo_environ(server: DemoServer) -> dict[str, str]:
     return {
         "DEMO_API_URL": server.url,
         "DEMO_CLIENT_SECRET": CLIENT_SECRET,
+        "DEMO_USER_PASSWORD": DEMO_USER_PASSWORD,
         # A valid token (read and create, not delete) for the static-token spec.
         "DEMO_STATIC_TOKEN": server.mint_token(3600, scope="pets:read pets:create"),
         # A token that expired 2 h 14 min ago, for the AUTH-failure showcase.

@@ -11,6 +11,8 @@ Routes:
 
     POST   /oauth/token   client credentials grant (RFC 6749 4.4), form-encoded; the client
                           authenticates with HTTP Basic or client_id/client_secret in the body
+    POST   /auth/login    JSON {"username", "password"} -> {"access_token", "expires_in"}: a
+                          login endpoint (the `http` secret source); 401 with an error field
     GET    /health        no auth
     GET    /pets          ?limit=N  -> {"count", "total", "items"}       scope pets:read
     GET    /pets/{id}     ETag; If-None-Match -> 304                     scope pets:read
@@ -54,6 +56,9 @@ __all__ = [
 
 CLIENT_ID = "demo-client"
 CLIENT_SECRET = "demo-secret"
+# The demo's user for POST /auth/login (`runner demo` passes the password as DEMO_USER_PASSWORD).
+DEMO_USER = "demo-user"
+DEMO_USER_PASSWORD = "demo-password"
 AUDIENCE = "pets-api"
 REALM = "pets"
 SCOPES = ("pets:read", "pets:create", "pets:write")
@@ -140,6 +145,7 @@ class DemoServer:
         self._revoked: set[str] = set()
         self._requests: collections.deque[RecordedRequest] = collections.deque(maxlen=10_000)
         self.tokens_issued = 0  # successful token endpoint calls
+        self.logins = 0  # successful POST /auth/login calls
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         created = time.time()
@@ -389,6 +395,24 @@ class DemoServer:
             no_store,
         )
 
+    def _login(self, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """A login endpoint as many APIs have one: JSON credentials in, a bearer token out."""
+        no_store = {"Cache-Control": "no-store"}
+        try:
+            doc = json.loads(body.decode("utf-8") or "null")
+        except (ValueError, UnicodeDecodeError):
+            doc = None
+        if not isinstance(doc, dict):
+            raise _Reply(400, {"error": "invalid_request", "message": "send JSON {username, password}"}, no_store)
+        if doc.get("username") != DEMO_USER or not hmac.compare_digest(
+            str(doc.get("password", "")).encode(), DEMO_USER_PASSWORD.encode()
+        ):
+            raise _Reply(401, {"error": "invalid_credentials", "message": "wrong username or password"}, no_store)
+        token = self.mint_token(self.token_ttl, scope="pets:read pets:create", sub=DEMO_USER)
+        with self._lock:
+            self.logins += 1
+        return 200, {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}, no_store
+
     def _authorize(self, headers: Any, needed: tuple[str, ...]) -> dict[str, Any]:
         """The token's claims, if it is valid and holds one of the `needed` scopes."""
         value = headers.get("Authorization")
@@ -477,6 +501,9 @@ class DemoServer:
         if path == "/oauth/token":
             _allow(method, ("POST",))
             return self._token_endpoint(headers, body)
+        if path == "/auth/login":
+            _allow(method, ("POST",))
+            return self._login(body)
         if path == "/logout":
             # Revokes the caller's own token: the next request with it gets 401
             # invalid_token, which lets the demo show a one-time token refresh.

@@ -682,7 +682,8 @@ def scalar(text: str, *, what: str = "--var") -> Any:
     """`text` typed as the same text written as a value in a YAML file (`vars:` entries):
     `2` an int, `1.5` a float, `true` a bool, `null` None, `02134` and `1:30` strings;
     `"..."` and `'...'` are YAML quoted strings (`"5"` is the text 5). An empty text
-    stays an empty string. Raises ValueError (no value quoted) for what the loader refuses.
+    stays an empty string. A number whose text would change when rendered (`1.10`,
+    `1e3`, `0x1F`) stays text, so a command-line value is sent as typed. Raises ValueError (no value quoted) for what the loader refuses.
     """
     if text[:1] in ("'", '"'):
         try:
@@ -697,7 +698,12 @@ def scalar(text: str, *, what: str = "--var") -> Any:
     mark = yaml.Mark(what, 0, 0, 0, None, None)
     walker = _Walker(what, SourceMap(what))
     try:
-        return walker.plain(ScalarNode(_PLAIN, text, mark, mark), text)
+        value = walker.plain(ScalarNode(_PLAIN, text, mark, mark), text)
     except _Abort as exc:
         hint = f" ({exc.diagnostic.hint})" if exc.diagnostic.hint else ""
         raise ValueError(exc.diagnostic.message + hint) from None
+    # What is typed on a command line is what is sent: a number that would be written
+    # back differently (1.10 -> 1.1, 1e3 -> 1000.0, 0x1F -> 31) stays the text typed.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) != text:
+        return text
+    return value

@@ -107,6 +107,20 @@ def test_var_values_are_typed_as_the_same_text_in_vars(cwd, http_server):
     assert json.loads(sent.body) == {"zip": "02134", "n": 5, "s": "5", "yes": "yes", "f": 1.5}
 
 
+def test_a_var_number_that_would_be_written_back_differently_is_sent_as_typed(cwd, http_server):
+    echo_spec(cwd, """
+          - url: /echo?v=${v}
+            method: POST
+            json: {v: "${v}", e: "${e}", h: "${h}", n: "${n}"}
+    """)
+    args = ["run", "s.yaml", "--var", "v=1.10", "--var", "e=1e3", "--var", "h=0x1F", "--var", "n=-7"]
+    code, out, err = run_cli(args, {"API": http_server.url})
+    assert code == 0, out + err
+    sent = http_server.received[0]
+    assert query_of(sent) == {"v": ["1.10"]}
+    assert json.loads(sent.body) == {"v": "1.10", "e": "1e3", "h": "0x1F", "n": -7}
+
+
 def test_a_var_the_loader_would_refuse_is_a_usage_error(cwd, http_server):
     echo_spec(cwd, "  - url: /echo?x=${x}\n")
     code, out, err = run_cli(["run", "s.yaml", "--var", "x=.inf"], {"API": http_server.url})

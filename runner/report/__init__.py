@@ -4,6 +4,7 @@
     junit.py        JUnit XML (Jenkins/Ant style) for CI test reporters
     json_report.py  the versioned JSON report (schemas/report.schema.json)
     markdown.py     the Markdown summary ($GITHUB_STEP_SUMMARY)
+    html.py         the self-contained HTML page (CSS and script from assets/)
     github.py       GitHub Actions `::error` annotations and `::add-mask::`
     sanitize.py     the text pipeline every reporter uses (controls, masking, `::`)
 

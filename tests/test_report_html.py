@@ -315,3 +315,9 @@ def test_for_each_rows_and_fragments_shown_by_name_and_place():
     assert [r["name"] for r in Page(text).rows] == ["get pet 1", "get pet 2", "create pet (from _common/pets.yaml)"]
     assert ('<span class="mono">specs/_common/pets.yaml:4:5</span> \u00b7 in <span class="mono">specs/pets.yaml'
             '</span>') in text
+
+
+def test_passed_expectations_are_a_short_list_failed_ones_a_table():
+    text = html_report.render(full_run())
+    assert '<ul class="passed"><li>status: 200</li><li>$.count: 2</li></ul>' in text
+    assert "<tr class=\"bad\"><td>\u2717</td><td>status <span class=\"muted\">line 37</span></td><td>200</td>" in text

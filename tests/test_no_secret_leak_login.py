@@ -144,10 +144,10 @@ def test_new_credentials_never_leak(tmp_path, digest_url, monkeypatch):
         }
         monkeypatch.chdir(tmp_path)
         args = ["run", "login.yaml", "oauth.yaml", "tls.yaml", "-vv", "--curl", "--jobs", "2",
-                "--junit", "j.xml", "--json", "r.json", "--summary", "s.md"]
+                "--junit", "j.xml", "--json", "r.json", "--summary", "s.md", "--html", "h.html"]
         code, out, err = run_cli(args, env=environ)
     assert code == 3, out + err  # the refused login
-    outputs = {"stdout": out, "stderr": err, **{n: (tmp_path / n).read_text() for n in ("j.xml", "r.json", "s.md")}}
+    outputs = {"stdout": out, "stderr": err, **{n: (tmp_path / n).read_text() for n in ("j.xml", "r.json", "s.md", "h.html")}}
     secrets = {
         "login password": LOGIN_PASSWORD, "client secret": CLIENT_SECRET, "oauth password": OAUTH_PASSWORD,
         "p12 password": P12_PASSWORD, "digest password": DIGEST_PASSWORD, "canary": CANARY,

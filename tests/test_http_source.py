@@ -277,12 +277,20 @@ def test_password_secret_that_cannot_be_resolved(login, tmp_path):
     assert login.logins == []
 
 
-def test_unreachable_login_endpoint(tmp_path, silent_server):
-    text = LOGIN.replace("${env:API}", "http://127.0.0.1:1") + "timeout: 2\n"
+def test_unreachable_login_endpoint(tmp_path):
+    text = LOGIN.replace("${env:API}", "http://127.0.0.1:1")
     write(tmp_path / "s.yaml", spec_text("down", text))
     code, out, _ = run_cli(["run", str(tmp_path / "s.yaml")], env={"API": "http://127.0.0.1:1", "BOT_PASSWORD": PASSWORD})
     assert code == 3
     assert "could not complete" in out and "connection refused" in out
+
+
+def test_login_that_never_answers_is_cut_at_its_timeout(tmp_path, silent_server):
+    text = LOGIN.replace("${env:API}", silent_server) + "timeout: 1\n"
+    write(tmp_path / "s.yaml", spec_text("silent", text))
+    code, out, _ = run_cli(["run", str(tmp_path / "s.yaml")], env={"API": silent_server, "BOT_PASSWORD": PASSWORD})
+    assert code == 3
+    assert "could not complete" in out and "timed out after 1 s" in out
 
 
 # --------------------------------------------------------------------------- validate

@@ -34,6 +34,7 @@ __all__ = [
     "human_duration",
     "SKEW_S",
     "jwt_expired",
+    "jwt_expiry",
 ]
 
 SKEW_S = 60.0
@@ -173,13 +174,18 @@ def jwt_claims(token: str) -> dict[str, Any] | None:
         return None
 
 
+def jwt_expiry(token: str) -> float | None:
+    """A JWT's `exp` claim (unverified), or None: not a JWT, or no usable `exp`."""
+    if token.count(".") != 2:
+        return None  # the common case, an opaque token: no decoding at all
+    claims = jwt_claims(token)
+    return _num(claims.get("exp")) if claims is not None else None
+
+
 def jwt_expired(token: str, now: float, leeway: float = SKEW_S) -> bool:
     """Whether a JWT's `exp` (unverified) has passed, or passes within `leeway` seconds:
     sending it would most likely earn a 401. Not a JWT, or no `exp`: False."""
-    if token.count(".") != 2:
-        return False  # the common case, an opaque token: no decoding at all
-    claims = jwt_claims(token)
-    exp = _num(claims.get("exp")) if claims is not None else None
+    exp = jwt_expiry(token)
     return exp is not None and now >= exp - leeway
 
 

@@ -48,7 +48,7 @@ from urllib.parse import quote, urlencode
 
 from . import model as m
 from ._build import LoadedConfig, LoadedSpec
-from .authdiag import jwt_expired
+from .authdiag import SKEW_S, jwt_expired, jwt_expiry
 from .errors import SecretError
 from .redact import SENSITIVE_KEY
 from .source import Diagnostic, Span
@@ -404,6 +404,9 @@ class Rendered:
     expired_when_sent: bool = False
 
 
+_UNSEEN: Any = object()
+
+
 def _first(*values: Any) -> Any:
     for v in values:
         if v is not None:
@@ -513,6 +516,7 @@ class SpecRenderer:
         self._plans: dict[int, RequestPlan] = {}
         self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
         self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
+        self._expiry: dict[str, float | None] = {}  # token -> its JWT exp (None: not a JWT)
 
     # -- secrets
     def decl(self, name: str) -> m.SecretDecl:
@@ -705,7 +709,10 @@ class SpecRenderer:
         """The token, refreshed first when it is a JWT whose `exp` has passed (60 s leeway)
         and its source can give a new one. (token, (refreshed_before_send, expired_when_sent))."""
         token = self.store.get(decl)
-        if not jwt_expired(token, time.time()):
+        exp = self._expiry.get(token, _UNSEEN)
+        if exp is _UNSEEN:
+            exp = self._expiry[token] = jwt_expiry(token)  # decoded once per token, not per request
+        if exp is None or time.time() < exp - SKEW_S:
             return token, (False, False)
         if not self.store.refreshable(decl):
             return token, (False, True)

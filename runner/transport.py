@@ -430,7 +430,7 @@ class Transport:
     def _digest_exchange(self, method, url, params, headers, data, files, req: PreparedRequest, deadline: float):
         """Send with Digest auth as requests does it (HTTPDigestAuth): the Authorization is
         computed from the server's last challenge (nonce count kept per Transport); a 401
-        with a new Digest challenge (first contact, stale nonce) is answered once."""
+        with a Digest challenge is answered once."""
         assert req.digest is not None
         digest = self._digests.get(req.digest)
         if digest is None:
@@ -441,19 +441,16 @@ class Transport:
             target = requests.models.RequestEncodingMixin._encode_params(list(params))
             target = url + ("&" if "?" in url else "?") + target
         base = [(k, v) for k, v in headers if k.lower() != "authorization"]
-        answered = False
-        if digest._thread_local.last_nonce:
+        if digest._thread_local.last_nonce:  # answer the last challenge at once (as requests does)
             base_auth = digest.build_digest_header(method, target)
             if base_auth:
-                answered = True
                 headers = base + [("Authorization", base_auth)]
         resp = self._exchange(method, url, params, headers, data, files, req, deadline)
         challenge = resp.headers.get("WWW-Authenticate", "")
         if resp.status_code != 401 or "digest" not in challenge.lower():
             return resp
-        stale = "stale=true" in challenge.replace(" ", "").lower()
-        if answered and not stale:
-            return resp  # our answer to the last challenge was refused: a wrong password
+        # A new challenge (first contact, a stale or single-use nonce): answered once. If
+        # that answer is refused too, the 401 stands (a wrong password): never a loop.
         self._read_body(resp, req, url, deadline)
         digest._thread_local.num_401_calls = 1
         digest._thread_local.chal = requests.utils.parse_dict_header(challenge.split(" ", 1)[1] if " " in challenge else "")

@@ -148,8 +148,12 @@ class HttpSource:
     # ---- the login -------------------------------------------------------------------
     def fetch(self) -> SecretValue:
         send = self.ctx.send_request
-        if send is None:
-            raise self._fail("no HTTP transport is configured for login requests (internal error)")
+        if send is None:  # a context built without one (a library caller): the same transport
+            from ..transport import send_once
+
+            def send(prepared: Any) -> Any:
+                return send_once(prepared, environ=self.ctx.environ, stop=self.ctx.stop)
+
         prepared, mask = self._request()
         where = url_without_query(prepared.url)
         try:

@@ -1,6 +1,7 @@
 """request-runner: a declarative, YAML-driven HTTP request runner.
 
-The public API is re-exported here lazily (PEP 562), so that `runner --version`
+`run(paths, ...) -> RunResult` and `validate(paths) -> list[Diagnostic]` are the library
+API (docs/api.md). The public API is re-exported here lazily (PEP 562), so that `runner --version`
 does not pay for importing requests, rich and jsonschema.
 """
 
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "Config": "model",
+    "Diagnostic": "source",
     "ExitCode": "errors",
     "Outcome": "results",
     "Redactor": "redact",
@@ -32,7 +34,9 @@ _EXPORTS = {
     "load_spec": "load",
     "load_spec_file": "load",
     "main": "cli",
+    "run": "api",
     "run_spec": "engine",
+    "validate": "api",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])

@@ -210,7 +210,9 @@ class RunResult:
             counts[step.outcome] += 1
         return counts
 
+    @property
     def exit_code(self) -> ExitCode:
+        """The exit code `runner run` gives for this run (an int)."""
         return exit_code_for(self)
 
 

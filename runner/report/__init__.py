@@ -18,9 +18,10 @@ same thing in the same words.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 import re
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..redact import Redactor
 from ..results import AuthDiagnosis, Challenge, FailureKind, Outcome, ResponseSnapshot, RunResult, StepResult
@@ -47,7 +48,19 @@ __all__ = [
     "outcome_label",
     "pluralise",
     "summary_line",
+    "writer",
+    "WRITERS",
 ]
+
+# Report file formats: name -> module whose `render(run, *, redactor) -> str` writes it.
+# A new format is one module with that function and one line here.
+WRITERS = {"junit": "junit", "json": "json_report", "summary": "markdown", "html": "html"}
+
+
+def writer(name: str) -> Callable[..., str]:
+    """The `render(run, *, redactor=None) -> str` of a report format (imported on first use)."""
+    return importlib.import_module(f".{WRITERS[name]}", __name__).render
+
 
 OUTCOME_ORDER = (Outcome.PASS, Outcome.FAIL, Outcome.AUTH, Outcome.ERROR, Outcome.SKIP)
 # What a text body does not hold: replacement characters (bytes that were not UTF-8) and

@@ -157,7 +157,7 @@ class _Builder:
             "total": sum(c.values()),
         }
         if not run.in_progress:  # no exit code until there is one: a killed run never reads as green
-            summary["exit_code"] = int(run.exit_code())
+            summary["exit_code"] = int(run.exit_code)
         return {
             "format": FORMAT,
             "version": VERSION,

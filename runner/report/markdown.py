@@ -87,7 +87,7 @@ class _Writer:
         if run.in_progress:
             status = [f"{IN_PROGRESS} **in progress**"]
         else:
-            code = int(run.exit_code())
+            code = int(run.exit_code)
             icon = EMOJI[Outcome.PASS] if code == 0 else (EMOJI[Outcome.AUTH] if code == 3 else EMOJI[Outcome.FAIL])
             status = [f"{icon} exit code **{code}**"]
         if run.environment:

@@ -194,7 +194,7 @@ class _Page:
             return ('<p class="state running">In progress: the run has not finished (or was killed). This page '
                     "is rewritten as requests finish; reload it to see more. Requests not finished are listed "
                     "as skipped.</p>\n")
-        code = run.exit_code()
+        code = run.exit_code
         meaning = _EXIT_MEANING.get(code, "")
         kind = "ok" if code is ExitCode.OK else ("authbad" if code is ExitCode.CREDENTIALS else "bad")
         text = f"Finished: exit code {int(code)}" + (f" ({meaning})" if meaning else "")

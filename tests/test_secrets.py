@@ -542,6 +542,9 @@ def test_command_interrupted_kills_the_group(tmp_path):
             os.kill(os.getpid(), signal.SIGINT)
 
     killer = threading.Thread(target=interrupt_once_started, daemon=True)
+    # A suite started in the background (`make test &`) inherits SIGINT ignored: Ctrl-C
+    # must raise KeyboardInterrupt here whatever the parent shell did.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     killer.start()
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -549,6 +552,7 @@ def test_command_interrupted_kills_the_group(tmp_path):
     finally:
         done.set()
         killer.join()
+        signal.signal(signal.SIGINT, previous)
     assert wait_gone(_pid_from(pidfile))
 
 

@@ -145,6 +145,11 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
+def _is_scalar(v: Any) -> bool:
+    """A number or a boolean (a YAML `42` or `true` that the user may have meant as text)."""
+    return isinstance(v, (int, float))
+
+
 def json_equal(a: Any, b: Any) -> bool:
     """JSON equality: true is not 1, 1 == 1.0, lists and objects compared deeply."""
     if isinstance(a, bool) or isinstance(b, bool):
@@ -284,6 +289,8 @@ class Evaluator:
                 value = float(value)
             except ValueError:
                 pass
+        if op == "contains" and isinstance(value, (str, Mapping)) and (operand is None or _is_scalar(operand)):
+            operand = _as_text(operand)  # `contains: 42` in text looks for the text "42"
         expected = self._expected(op, operand)
         actual = short(value)
         if op == "eq":

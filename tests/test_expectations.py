@@ -261,3 +261,23 @@ def test_matches_anchors_at_the_end_in_headers_body_and_json():
     checks, _ = run(Expect(headers=(HeaderCheck("X-Id", pattern),), json=(JsonCheck("$.id", pattern),),
                            body=(Predicate("matches", r'"123\\n"}$'),)), r)
     assert [c.passed for c in checks] == [True, False, False, True]
+
+
+@pytest.mark.parametrize(
+    "operand, ok",
+    [(42, True), (4.5, True), (True, True), (None, True), (43, False), ("42", True)],
+)
+def test_contains_a_number_in_text_looks_for_its_text(operand, ok):
+    r = resp(b'order 42 ok, 4.5 stars, true, null', headers=(("X-Note", "order 42 ok, 4.5 true null"),))
+    pred = (Predicate("contains", operand),)
+    checks, failures = run(Expect(headers=(HeaderCheck("X-Note", pred),), body=pred), r)
+    assert [c.passed for c in checks[1:]] == [ok, ok]
+    if not ok:
+        assert failures[0].message == 'header X-Note: expected to contain "43", got "order 42 ok, 4.5 true null"'
+
+
+def test_contains_a_number_in_a_json_string_or_list():
+    r = resp({"note": "order 42 ok", "ids": [42], "texts": ["42"], "by_id": {"42": "x"}})
+    checks, _ = run(Expect(json=(jc("$.note", "contains", 42), jc("$.ids", "contains", 42),
+                                 jc("$.texts", "contains", 42), jc("$.by_id", "contains", 42))), r)
+    assert [c.passed for c in checks[1:]] == [True, True, False, True]  # a list compares JSON values

@@ -182,3 +182,27 @@ def test_validate_still_points_at_a_bad_pattern(cwd):
     code, _, err = run_cli(["validate", "s.yaml"])
     assert code == 2
     assert "s.yaml:4:68:" in err and "invalid regular expression: unterminated character set (at position 0)" in err
+
+
+# --------------------------------------------------------------------------- 10: `contains: 42` against text
+
+
+def test_contains_a_number_against_text_compares_its_text(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, """
+        version: 1
+        name: contains
+        base_url: ${env:API}
+        requests:
+          - name: found
+            url: /text
+            query: {t: order 42 ok}
+            expect: {body: {contains: 42}}
+          - name: not found
+            url: /text
+            query: {t: order 42 ok}
+            expect: {body: {contains: 43}}
+    """)
+    assert code == 1
+    assert [s["outcome"] for s in steps(report)] == ["PASS", "FAIL"]
+    assert 'body: expected to contain "43", got "order 42 ok"' in out
+    assert "expected to contain 42" not in out

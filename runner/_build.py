@@ -277,7 +277,7 @@ class _Builder:
         problem = check_body_schema(document, base_dir=os.path.dirname(full))
         if problem:
             self.error(f"schema file '{value}': {problem}", span)
-        return m.SchemaCheck(document, full, span)
+        return m.SchemaCheck(document, full, span, written=value)
 
     def expect(self, value: Mapping | None, path: tuple) -> m.Expect:
         if not value:

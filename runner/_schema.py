@@ -106,6 +106,17 @@ def _is_template_branch(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("pattern") == _TEMPLATE_PATTERN
 
 
+def _value_hint(schema: dict, inst: Any) -> str | None:
+    """Our schema's `x-hints`: [regex, hint] pairs; `{}` in the hint is the value, shown only
+    when it matched the regex (a status like "200": never free text that could be a secret)."""
+    if not isinstance(inst, str):
+        return None
+    for pattern, hint in schema.get("x-hints") or ():
+        if re.fullmatch(pattern, inst):
+            return hint.replace("{}", inst)
+    return None
+
+
 # --------------------------------------------------------------------- conversion
 
 
@@ -165,7 +176,7 @@ class _Converter:
             return [Diagnostic(f"expected {_show(error.validator_value)}", self.value_span(path))]
         if v == "propertyNames":
             return [self.property_name(error, path)]
-        return [Diagnostic(self.simple(error, schema), self.value_span(path))]
+        return [Diagnostic(self.simple(error, schema), self.value_span(path), _value_hint(schema, inst))]
 
     def type_hint(self, expected: list[str], inst: Any) -> str | None:
         if isinstance(inst, str) and ("integer" in expected or "number" in expected):

@@ -4,7 +4,7 @@
     fingerprint(token) -> "sha256:1a2b3c4d"
     jwt_claims(token) -> dict | None          unverified; malformed -> None, silently
     token_notes(claims, now=...) -> [...]      "expired 2 h 14 min ago (2026-11-28T10:00:00Z), unverified"
-    hint_for(status, challenges, sent_scheme) -> str | None
+    hint_for(status, challenges, sent_scheme, auth_none=False) -> str | None
     diagnose(...) -> AuthDiagnosis
 
 Nothing here ever returns or echoes the token itself.
@@ -265,12 +265,17 @@ def token_notes(claims: dict[str, Any] | None, *, now: float | None = None, audi
 # --------------------------------------------------------------------------- hints
 
 
-def hint_for(status: int, challenges: Sequence[Challenge], sent_scheme: str | None) -> str | None:
+def hint_for(status: int, challenges: Sequence[Challenge], sent_scheme: str | None, *,
+             auth_none: bool = False) -> str | None:
+    """`sent_scheme`: "Bearer", "Basic", another scheme or header name, or None when no
+    credential went out; `auth_none`: the request said `auth: none` (else it had no auth)."""
     errors = {(c.param("error") or "").lower() for c in challenges}
     schemes = {c.scheme.lower() for c in challenges}
     if status == 401:
         if sent_scheme is None:
-            return "no credentials were sent (auth: none)"
+            if auth_none:
+                return "no credentials were sent (auth: none)"
+            return "no credentials were sent: the request has no auth (add `auth:` to it or to the spec)"
         if not challenges:
             return "no challenge: token missing, expired or wrong audience?"
         if sent_scheme.lower() == "bearer" and "bearer" not in schemes and "basic" in schemes:
@@ -303,6 +308,7 @@ def diagnose(
     now: float | None = None,
     refreshed: bool = False,
     expired_when_sent: bool = False,
+    auth_none: bool = False,
 ) -> AuthDiagnosis:
     challenges = parse_challenges(www_authenticate)
     notes: tuple[str, ...] = ()
@@ -321,7 +327,7 @@ def diagnose(
         fingerprint=fp,
         challenges=challenges,
         token_notes=notes,
-        hint=hint_for(status, challenges, sent_scheme),
+        hint=hint_for(status, challenges, sent_scheme, auth_none=auth_none),
         refreshed=refreshed,
         declared_at=declared_at,
     )

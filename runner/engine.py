@@ -38,7 +38,7 @@ from .authdiag import diagnose
 from .curl import to_curl
 from .errors import SecretError, TransportError
 from .expectations import Body, CaptureError, Evaluator
-from .model import Config, Defaults, Environment, RequestDef, SecretDecl, Spec
+from .model import Config, Defaults, Environment, NoAuth, RequestDef, SecretDecl, Spec
 from .redact import MASK, SENSITIVE_KEY, Redactor
 from .results import (
     NOT_PASSING,
@@ -466,7 +466,18 @@ class _SpecRun:
             curl=self._curl(built),
         )
 
-    def _diagnosis(self, built: _Built, masked: ResponseSnapshot, refreshed: bool) -> AuthDiagnosis:
+    def _sent_scheme(self, built: _Built) -> str | None:
+        """The credential that went out: the auth form's, else a hand-written header's, else None."""
+        if built.scheme is not None:
+            return built.scheme if built.scheme in ("Bearer", "Basic") else "Bearer"
+        for name, value in built.prepared.headers:
+            if name.lower() == "authorization":
+                word, sep, _rest = value.strip().partition(" ")
+                return word if sep and word.isalpha() else "Bearer"  # the scheme word, never the value
+        names = {name.lower() for name, _ in built.prepared.headers}
+        return "Bearer" if names & built.prepared.secret_header_names else None
+
+    def _diagnosis(self, req: RequestDef, built: _Built, masked: ResponseSnapshot, refreshed: bool) -> AuthDiagnosis:
         decl = built.auth_decl
         secret = built.auth_secret or (built.used_secrets[0] if built.used_secrets else None)
         if decl is None and secret is not None:
@@ -484,15 +495,16 @@ class _SpecRun:
             secret=secret,
             source=self.redactor.mask(self.store.describe(decl)) if decl is not None else None,
             declared_at=decl.span if decl is not None else None,
-            sent_scheme=built.scheme if built.scheme in ("Bearer", "Basic") else ("Bearer" if built.scheme else None),
+            sent_scheme=self._sent_scheme(built),
             now=time.time(),
             refreshed=refreshed,
             expired_when_sent=built.expired_when_sent,
+            auth_none=isinstance(self.renderer.plan(req).auth, NoAuth),
         )
 
     def _auth_step(self, req, built: _Built, resp: ResponseSnapshot, attempts: int, refreshed: bool) -> StepResult:
         masked = self._response_snapshot(resp)
-        diag = self._diagnosis(built, masked, refreshed)
+        diag = self._diagnosis(req, built, masked, refreshed)
         subjects = self.evaluator.subjects(req.expect)
         checks = [CheckResult(s, False, "", "", None, checked=False) for s in subjects]
         others = [s for s in subjects if s != "status"]
@@ -515,7 +527,7 @@ class _SpecRun:
 
     def _forbidden_step(self, req, built: _Built, resp: ResponseSnapshot, attempts: int, refreshed: bool) -> StepResult:
         masked = self._response_snapshot(resp)
-        diag = self._diagnosis(built, masked, refreshed)
+        diag = self._diagnosis(req, built, masked, refreshed)
         hint = diag.hint or "token accepted but lacks permission"
         subjects = self.evaluator.subjects(req.expect)
         checks = [CheckResult("status", False, req.expect.status.describe() if req.expect.status else "2xx (default)",

@@ -423,7 +423,7 @@ class Evaluator:
                 for jc in expect.json:
                     checks.append(CheckResult(jc.path, False, "JSON body", "not JSON", jc.span))
                 if expect.schema is not None:
-                    checks.append(CheckResult("schema", False, "JSON body", "not JSON", expect.schema.span))
+                    checks.append(CheckResult(expect.schema.subject, False, "JSON body", "not JSON", expect.schema.span))
                 span = expect.json[0].span if expect.json else expect.schema.span  # type: ignore[union-attr]
                 failures.append(Failure(FailureKind.ASSERTION, exc.message, "JSON body", "not JSON", span))
             if doc is not MISSING:
@@ -448,7 +448,7 @@ class Evaluator:
                 if expect.schema is not None:
                     sc = expect.schema
                     errors = self.schema(sc).errors(doc)
-                    subject = "schema" if sc.source == "inline" else f"schema {sc.source}"
+                    subject = sc.subject
                     if not errors:
                         record(subject, True, "valid", "valid", sc.span)
                     else:
@@ -479,7 +479,7 @@ class Evaluator:
         out += [f"header {h.name}" for h in expect.headers]
         out += [j.path for j in expect.json]
         if expect.schema is not None:
-            out.append("schema" if expect.schema.source == "inline" else f"schema {expect.schema.source}")
+            out.append(expect.schema.subject)
         if expect.body:
             out.append("body")
         if expect.max_ms is not None:

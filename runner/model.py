@@ -218,8 +218,14 @@ class SchemaCheck:
     """A JSON Schema for the body: `schema` is the loaded document; `source` names it."""
 
     schema: Any
-    source: str  # the file path, or "inline"
+    source: str  # the file path (absolute, to read its $refs), or "inline"
     span: Span | None = None
+    written: str = ""  # the path as the spec wrote it (relative to the spec), for reports
+
+    @property
+    def subject(self) -> str:
+        """How reports name this check: `schema`, or `schema schemas/pet.json` as written."""
+        return "schema" if self.source == "inline" else f"schema {self.written or self.source}"
 
 
 @dataclass(frozen=True, slots=True)

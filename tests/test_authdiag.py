@@ -85,6 +85,8 @@ def test_hints():
     assert hint_for(403, bearer, "Bearer") == "token accepted but lacks scope pets:write"
     assert hint_for(403, (), "Bearer") == "token accepted but lacks permission"
     assert "invalid_request" in hint_for(400, parse_challenges(['Bearer error="invalid_request"']), "Bearer")
+    assert hint_for(401, (), None, auth_none=True) == "no credentials were sent (auth: none)"
+    assert "auth: none" not in hint_for(401, (), None)  # a request that simply had no auth
 
 
 def test_diagnose_never_holds_the_token():

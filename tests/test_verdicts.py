@@ -206,3 +206,80 @@ def test_contains_a_number_against_text_compares_its_text(cwd, http_server):
     assert [s["outcome"] for s in steps(report)] == ["PASS", "FAIL"]
     assert 'body: expected to contain "43", got "order 42 ok"' in out
     assert "expected to contain 42" not in out
+
+
+# --------------------------------------------------------------------------- 20: smaller ones
+
+
+def test_the_body_schema_is_named_as_the_spec_wrote_it(cwd, http_server):
+    (cwd / "specs" / "schemas").mkdir(parents=True)
+    write(cwd / "specs" / "schemas" / "item.json", '{"type": "object", "required": ["id"]}')
+    write(cwd / "specs" / "s.yaml", """
+        version: 1
+        name: schema subject
+        base_url: ${env:API}
+        requests:
+          - name: no id
+            url: /ok
+            expect: {schema: schemas/item.json}
+    """)
+    code, out, _ = run_cli(["run", "specs/s.yaml", "--json", "report.json"], {"API": http_server.url})
+    assert code == 1
+    assert "schema schemas/item.json: $: 'id' is a required property" in out
+    report = (cwd / "report.json").read_text()
+    assert "schema schemas/item.json" in report and str(cwd) + "/specs/schemas" not in out + report
+
+
+@pytest.mark.parametrize("written, where, number", [('"200"', "7:22", 200), ('[201, "204"]', "7:28", 204)])
+def test_a_quoted_status_is_refused_with_write_it_without_quotes(cwd, written, where, number):
+    write(cwd / "s.yaml", f"""
+        version: 1
+        name: quoted
+        base_url: http://127.0.0.1:9
+        requests:
+          - name: q
+            url: /ok
+            expect: {{status: {written}}}
+    """)
+    code, out, err = run_cli(["validate", "s.yaml"])
+    assert code == 2 and out == ""
+    assert f"s.yaml:{where}: a status class is written 1xx, 2xx, 3xx, 4xx or 5xx" in err
+    assert f"(write {number} without quotes)" in err
+    code, _, err = run_cli(["run", "s.yaml"])
+    assert code == 2 and "without quotes" in err
+
+
+def test_an_upper_case_status_class_is_accepted(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, """
+        version: 1
+        name: upper
+        base_url: ${env:API}
+        requests:
+          - {name: class, url: /ok, expect: {status: "2XX"}}
+          - {name: in a list, url: /status/404, expect: {status: [500, "4Xx"]}}
+          - {name: still checked, url: /status/500, expect: {status: "2XX"}}
+    """)
+    assert code == 1
+    assert [s["outcome"] for s in steps(report)] == ["PASS", "PASS", "FAIL"]
+    assert "status: expected 2xx, got 500" in out
+
+
+def test_the_401_hint_says_auth_none_only_when_the_request_says_it(cwd, http_server):
+    code, out, report = run_spec_file(cwd, http_server, """
+        version: 1
+        name: hints
+        base_url: ${env:API}
+        secrets: {tok: {env: API_TOKEN}}
+        requests:
+          - {name: no auth at all, url: /nochallenge}
+          - {name: said none, url: /nochallenge, auth: none}
+          - name: a hand-written header
+            url: /nochallenge
+            headers: {Authorization: "Bearer ${secret:tok}"}
+    """, "--secret", "tok=hand-written-value")
+    assert code == 3
+    hints = [s["auth"]["hint"] for s in steps(report)]
+    assert hints[0] == "no credentials were sent: the request has no auth (add `auth:` to it or to the spec)"
+    assert hints[1] == "no credentials were sent (auth: none)"
+    assert hints[2] == "no challenge: token missing, expired or wrong audience?"
+    assert "hand-written-value" not in out + json.dumps(report)

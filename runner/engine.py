@@ -469,7 +469,7 @@ class _SpecRun:
     def _sent_scheme(self, built: _Built) -> str | None:
         """The credential that went out: the auth form's, else a hand-written header's, else None."""
         if built.scheme is not None:
-            return built.scheme if built.scheme in ("Bearer", "Basic") else "Bearer"
+            return built.scheme if built.scheme in ("Bearer", "Basic", "Digest") else "Bearer"
         for name, value in built.prepared.headers:
             if name.lower() == "authorization":
                 word, sep, _rest = value.strip().partition(" ")

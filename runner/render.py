@@ -1009,6 +1009,9 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
         c.value(v, ("defaults", "headers", k), config_span, known, None)
     for path, v in _tls_values(spec.defaults.tls, ("defaults", "tls")):
         c.value(v, path, spec_span, known, None)
+    config_tls = shared.defaults.tls  # the config's defaults.tls, or the environment's tls
+    for path, v in _tls_values(config_tls, ("defaults", "tls")):
+        c.value(v, path, lambda p, k, t=config_tls: t.span or fallback, known, None)
     # A secret source's options: a source is shared by every file (no spec vars), and an
     # unset ${env:...} in them is a secret that cannot be resolved (AUTH when it is used).
     config_known = set(c.vars.view(_SEES[_CONFIG]))

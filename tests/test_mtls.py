@@ -242,7 +242,8 @@ def test_a_failed_check_is_remembered_not_repeated(certs):
     store.close()
 
 
-def test_pem_files_removed_after_sigterm(certs, tmp_path, silent_server):
+@pytest.mark.parametrize("sig, exit_code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_pem_files_removed_after_an_interrupt(certs, tmp_path, silent_server, sig, exit_code):
     """A run stopped while a request is in flight still removes its private files."""
     folder = tmp_path / "tmp"
     folder.mkdir()
@@ -257,13 +258,13 @@ def test_pem_files_removed_after_sigterm(certs, tmp_path, silent_server):
                 break
             time.sleep(0.05)
         assert any(folder.iterdir()), "the run never prepared its client certificate"
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         proc.wait(20)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 143
+    assert proc.returncode == exit_code
     assert list(folder.iterdir()) == []
 
 
@@ -283,6 +284,18 @@ def test_validate_checks_tls(tmp_path, tls, message):
     assert code == 2, out + err
     assert message in err
     assert "hunter2-literal" not in err
+
+
+def test_validate_checks_the_secrets_of_the_config_tls(tmp_path):
+    write(tmp_path / "runner.yaml", """
+        environments:
+          prod: {tls: {cert: "${secret:missing_cert}", key: k.pem}}
+    """)
+    write(tmp_path / "s.yaml", spec(""))
+    args = ["validate", str(tmp_path / "s.yaml"), "--config", str(tmp_path / "runner.yaml")]
+    code, out, err = run_cli(args + ["--env", "prod"])
+    assert code == 2, out + err
+    assert "secret 'missing_cert' is not declared" in err and "runner.yaml:2:" in err
 
 
 def test_validate_accepts_tls_everywhere(tmp_path):

@@ -138,7 +138,7 @@ def test_failures_first_then_the_rest_in_run_order():
     assert outcomes == ["FAIL", "AUTH", "AUTH", "AUTH", "ERROR", "ERROR", "FAIL", "FAIL", "FAIL",
                         "PASS", "PASS", "SKIP", "PASS"]
     numbers = [int(r["n"]) for r in page.rows]
-    assert sorted(numbers) == list(range(13))  # the id (r0, r1...) is the run order the script can restore
+    assert sorted(numbers) == list(range(13))  # the id (r0, r1...) is the file order the script can restore
     assert page.rows[0]["name"] == "fetch the first pet" and page.rows[0]["url"] == "http://127.0.0.1:8000/pets/1"
 
 

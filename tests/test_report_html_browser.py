@@ -85,10 +85,10 @@ def test_counts_filter_search_and_order(open_page, tmp_path):
     page.evaluate("document.querySelector('button[data-o=PASS]').click()")
     assert len(visible(page)) == 12
 
-    # failures first by default; run order on request
+    # failures first by default; file order on request
     first = "document.querySelector('#list details.r .n').textContent"
     assert page.evaluate(first) == "fetch the first pet"
-    page.evaluate("const o = document.getElementById('order'); o.value = 'run'; o.dispatchEvent(new Event('change'))")
+    page.evaluate("const o = document.getElementById('order'); o.value = 'file'; o.dispatchEvent(new Event('change'))")
     assert page.evaluate(first) == "list pets"
     page.evaluate("document.querySelector('#list details.r').open = true")
     page.screenshot(tmp_path / "report.png")

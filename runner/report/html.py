@@ -9,7 +9,7 @@
               name, URL, status, time as a bar on the run's shared time axis) and inside it
               the spec file:line, the 401 diagnosis card, failures with expected vs actual,
               every expectation, masked request and response headers, body excerpts, curl
-    <script>  filter by outcome, search by name or URL, failures first or run order
+    <script>  filter by outcome, search by name or URL, failures first or file order
 
 Readable without JavaScript: everything is in the markup; the script only hides and
 reorders rows. Every text from a server or a spec goes through `scrub` (controls and bidi
@@ -109,7 +109,7 @@ def _cls(outcome: Outcome) -> str:
 
 
 def _failures_first(steps: Iterable[StepResult]) -> list[tuple[int, StepResult]]:
-    """(run order, step): requests that did not pass first, each group in run order."""
+    """(file order, step): requests that did not pass first, then the others, each in file order."""
     numbered = list(enumerate(steps))
     return [p for p in numbered if p[1].outcome in NOT_PASSING] + [p for p in numbered
                                                                     if p[1].outcome not in NOT_PASSING]
@@ -231,7 +231,7 @@ class _Page:
         out.append('</div><input id="q" type="search" placeholder="Search by name or URL" '
                    'aria-label="Search by name or URL" autocomplete="off">'
                    '<label>Order <select id="order"><option value="failures">failures first</option>'
-                   '<option value="run">run order</option></select></label>'
+                   '<option value="file">file order</option></select></label>'
                    '<span id="shown" class="muted" aria-live="polite"></span></div>\n')
         half = format_ms(self.scale / 2) if self.scale else ""
         out.append('<div class="head" aria-hidden="true"><span></span><span>Outcome</span><span>Method</span>'

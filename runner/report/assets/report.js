@@ -1,6 +1,6 @@
 /* request-runner HTML report: filter by outcome, search by name or URL, order.
    Everything is already in the markup; this only hides and reorders rows
-   (each row's id is "r" + its place in the run). */
+   (each row's id is "r" + its place in file order). */
 (function () {
   "use strict";
   var list = document.getElementById("list");
@@ -39,7 +39,7 @@
 
   function reorder() {
     var seq = rows;
-    if (order.value === "run") {
+    if (order.value === "file") {
       if (!byRun) {
         byRun = rows.slice().sort(function (a, b) { return +a.id.slice(1) - +b.id.slice(1); });
       }

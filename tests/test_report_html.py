@@ -18,7 +18,6 @@ from pathlib import Path
 
 from results_factory import (
     CANARY_FORMS,
-    INJECTION,
     canary_redactor,
     canary_run,
     full_run,

@@ -131,10 +131,10 @@ def test_readable_without_javascript(open_page, tmp_path):
 def test_cli_report_with_a_hostile_server_in_the_browser(open_page, cwd, http_server, tmp_path):
     write(cwd / "a.yaml", f"""
         version: 1
-        name: hostile server
+        name: "hostile server <script>window.__pwned=10</script>"
         base_url: {http_server.url}
         requests:
-          - {{name: fine, url: /ok}}
+          - {{name: "fine <script>window.__pwned=11</script>", url: "/ok?q=</script><script>window.__pwned=12</script>"}}
           - name: body with a script
             url: /text
             query: {{t: "{INJECTION[:120]}"}}
@@ -153,6 +153,8 @@ def test_cli_report_with_a_hostile_server_in_the_browser(open_page, cwd, http_se
     assert page.evaluate("document.title").startswith("request-runner: 1 passed, 2 failed")
     body = page.evaluate("document.body.innerText")
     assert "<script>window.__pwned=9</script>" in body and "<script>document.title='pwned'" in body
+    assert "fine <script>window.__pwned=11</script>" in body and "hostile server <script>window.__pwned=10" in body
+    assert "/ok?q=%3C/script%3E%3Cscript%3Ewindow.__pwned=12%3C/script%3E" in body  # as sent, percent-encoded
     page.screenshot(tmp_path / "cli.png")
     assert page.problems() == []
 

@@ -714,10 +714,11 @@ class SpecRenderer:
             exp = self._expiry[token] = jwt_expiry(token)  # decoded once per token, not per request
         if exp is None or time.time() < exp - SKEW_S:
             return token, (False, False)
+        # "expired when sent" is said only of an exp that has really passed (no leeway)
         if not self.store.refreshable(decl):
-            return token, (False, True)
+            return token, (False, time.time() >= exp)
         token = self.store.refresh(decl, token)  # single-flight; never more than once per value
-        return token, (True, jwt_expired(token, time.time()))
+        return token, (True, jwt_expired(token, time.time(), leeway=0.0))
 
     def _tls(self, tls: m.TlsClient) -> "Material":
         """The client certificate and CA files for a `tls:` block, checked before sending.

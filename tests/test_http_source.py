@@ -446,3 +446,14 @@ def test_a_non_refreshable_expired_jwt_is_sent_and_the_report_says_so(login, tmp
     login.valid.add(token)  # a server that still accepts it: PASS, nothing to say
     code, out, err = run_cli(["run", str(tmp_path / "s.yaml")], env={"API": login.url, "TOK": token})
     assert code == 0, out + err
+
+
+def test_a_non_refreshable_jwt_about_to_expire_is_not_called_expired(login, tmp_path):
+    token = _jwt(30, 0)  # expires in 30 s: within the leeway, but not expired when sent
+    text = ("version: 1\nname: env jwt\nbase_url: ${env:API}\nsecrets:\n  tok: {env: TOK}\n"
+            "auth: {bearer: tok}\nrequests:\n  - {name: me, url: /api/me}\n")
+    write(tmp_path / "s.yaml", text)
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml")], env={"API": login.url, "TOK": token})
+    assert code == 3, out + err
+    assert login.seen_tokens == [token]
+    assert "already expired when it was sent" not in out

@@ -56,6 +56,7 @@ __all__ = [
     "SourceMap",
     "YamlPath",
     "decode",
+    "dump",
     "scalar",
     "parse",
 ]
@@ -707,3 +708,25 @@ def scalar(text: str, *, what: str = "--var") -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and str(value) != text:
         return text
     return value
+
+
+def dump(data: Any) -> str:
+    """Plain data -> block-style YAML text, keys in the order given (the importers' writer).
+
+    PyYAML quotes what YAML 1.1 would read as another type (`no`, `on`, `1:30`), so
+    the text reads back as the same strings under our YAML 1.2 rules too.
+    """
+    return yaml.dump(data, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """SafeDumper that writes multi-line text as a `|` block (readable bodies)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.ScalarNode:
+    if "\n" in text.rstrip("\n") and not any(c in text for c in "\r\t") and text == text.rstrip(" "):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|")
+    return dumper.represent_str(text)
+
+
+_BlockDumper.add_representer(str, _represent_str)

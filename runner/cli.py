@@ -1,4 +1,4 @@
-"""The command line: `runner run|validate|schema|demo`. A leaf: it wires the parts together.
+"""The command line: `runner run|validate|schema|demo|import`. A leaf: it wires the parts together.
 
 `main(argv, stdout=, stderr=, environ=) -> int` never calls sys.exit (only
 `__main__` and `entry_point` do), so tests run it exactly as a user does.
@@ -92,7 +92,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the spec whose token has expired, to see an AUTH report (exits 3)",
     )
     _add_run_options(demo)
+    _add_import_parser(sub)
     return parser
+
+
+def _add_import_parser(sub) -> None:
+    imp = sub.add_parser("import", help="write spec files from a curl command, a HAR file, a Postman collection or an OpenAPI document")
+    kinds = imp.add_subparsers(dest="kind", parser_class=_ArgumentParser, metavar="KIND", required=True)
+    out_help = "a folder, or a .yaml file when one spec results (default: print one spec on stdout)"
+    curl = kinds.add_parser("curl", help="a curl command (browser \"Copy as cURL\"): after --, or on stdin")
+    curl.add_argument("-o", "--output", metavar="PATH", help=out_help)
+    curl.add_argument("curl_args", nargs=argparse.REMAINDER, metavar="-- curl ARGS", help="the command (or stdin)")
+    for kind, what in (("har", "a browser's HAR export"), ("postman", "a Postman collection (v2.1 or v2.0)"),
+                       ("openapi", "an OpenAPI 3 document (JSON or YAML)")):
+        p = kinds.add_parser(kind, help=what)
+        p.add_argument("file", metavar="FILE", help=what)
+        p.add_argument("-o", "--output", metavar="PATH", help=out_help)
 
 
 def _positive_int(text: str) -> int:
@@ -159,6 +174,10 @@ def main(
             stdout.write(schema_text(args.name).rstrip("\n") + "\n")
             return ExitCode.OK
 
+        if args.command == "import":
+            from .importers.command import run_import
+
+            return run_import(args, stdout=stdout, stderr=stderr)
         if args.command in ("run", "demo"):
             _check_report_targets(args)
         from .app import App  # the wiring; imported lazily (pulls in requests, rich, ...)

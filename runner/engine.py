@@ -86,6 +86,7 @@ class RunOptions:
     # tlsfiles.ClientCertificates shared by every file of the run (its temporary files are
     # removed when the run ends); None: each file prepares its own.
     client_certs: Any = None
+    only: frozenset[int] | None = None  # request indexes to run, if not all (the pytest plugin's -k/-m selection)
 
     def shared(self) -> Shared:
         if self.config is not None:
@@ -100,6 +101,8 @@ def select_requests(spec: Spec, options: RunOptions) -> list[RequestDef]:
 
 
 def _selected(spec: Spec, req: RequestDef, options: RunOptions) -> bool:
+    if options.only is not None and req.index not in options.only:
+        return False
     if options.name_filter:
         needle = options.name_filter.lower()
         if needle not in req.name.lower() and needle not in spec.name.lower():

@@ -99,10 +99,15 @@ class RunContext:
         """What the run leaves on disk (client certificate files) is removed."""
         self.client_certs.close()
 
-    def run_spec(self, index: int, on_step: Callable[[StepResult], None] | None = None) -> SpecResult:
+    def run_spec(self, index: int, on_step: Callable[[StepResult], None] | None = None,
+                 only: frozenset[int] | None = None) -> SpecResult:
+        """Run one spec file; `only`: the request indexes to run (the others count as not selected)."""
+        import dataclasses
+
         from .. import engine
 
-        return engine.run_spec(self.specs[index], options=self.options, secrets=self.store, redactor=self.redactor,
+        options = self.options if only is None else dataclasses.replace(self.options, only=only)
+        return engine.run_spec(self.specs[index], options=options, secrets=self.store, redactor=self.redactor,
                                on_step=on_step)
 
     def base_url_note(self, environment: str | None) -> str | None:

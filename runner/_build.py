@@ -356,6 +356,12 @@ class _Builder:
             return m.RawBody(raw["text"], raw.get("content_type"))
         return None
 
+    def openapi(self, value: Any, path: tuple) -> m.OpenAPIRef | bool | None:
+        """`openapi: FILE` (relative to this file) or `false`; the document itself is read later, once per run."""
+        if value is None or value is False:
+            return value
+        return m.OpenAPIRef(os.path.normpath(os.path.join(self.base_dir, value)), value, self.span(path))
+
     def resolve(self, path: str) -> str:
         if "${" in path:
             return path  # rendered at run time
@@ -389,6 +395,7 @@ class _Builder:
             skip=skip,
             tags=tuple(value.get("tags") or ()),
             span=self.span(path),
+            openapi=value.get("openapi", True) is not False,
         )
 
 
@@ -454,6 +461,7 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
         vars=dict(data.get("vars") or {}),
         span=smap.value_span(()),
         source_map=smap,
+        openapi=b.openapi(data.get("openapi"), ("openapi",)),
     )
     if b.diagnostics:
         raise SpecError(b.diagnostics, partial=spec)
@@ -473,6 +481,7 @@ def build_config(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str
             secrets=b.secrets(env.get("secrets"), here + ("secrets",)),
             tls=b.tls(env.get("tls"), here + ("tls",)),
             span=b.key_span(here),
+            openapi=b.openapi(env.get("openapi"), here + ("openapi",)),
         )
     config = LoadedConfig(
         path=filename,
@@ -482,6 +491,7 @@ def build_config(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str
         defaults=b.defaults(data.get("defaults")),
         environments=environments,
         source_map=smap,
+        openapi=b.openapi(data.get("openapi"), ("openapi",)),
     )
     if b.diagnostics:
         raise SpecError(b.diagnostics)

@@ -102,7 +102,8 @@ class App:
     def demo(self) -> int:
         from .demo import DemoServer, demo_environ, demo_spec_paths
 
-        paths = [str(p) for p in demo_spec_paths(include_auth_failure=self.args.show_auth_failure)]
+        paths = [str(p) for p in demo_spec_paths(include_auth_failure=self.args.show_auth_failure,
+                                                  include_contract_failure=getattr(self.args, "show_contract_failure", False))]
         with DemoServer() as server:
             self.environ = {**self.environ, **demo_environ(server)}
             self._write(f"demo API listening on {server.url}\n")

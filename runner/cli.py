@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run the spec whose token has expired, to see an AUTH report (exits 3)",
     )
+    demo.add_argument(
+        "--show-contract-failure",
+        action="store_true",
+        help="also run the spec whose response breaks the API's OpenAPI document, to see a contract FAIL (exits 1)",
+    )
     _add_run_options(demo)
     _add_import_parser(sub)
     return parser

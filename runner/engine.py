@@ -93,6 +93,7 @@ class RunOptions:
             return Shared.from_config(self.config, self.environment, self.cli_vars, self.secrets)
         return Shared.plain(config_vars=self.config_vars, cli_vars=self.cli_vars, base_url=self.base_url,
                             defaults=self.defaults, secrets=self.secrets)
+    contracts: Mapping[str, Any] = field(default_factory=dict)  # spec path -> openapi.Contract
 
 
 def select_requests(spec: Spec, options: RunOptions) -> list[RequestDef]:
@@ -156,6 +157,7 @@ class _SpecRun:
         self.failed_captures: dict[str, tuple[str, str]] = {}  # capture -> (request, why)
         self.capture_owner: dict[str, str] = {}
         self._credential_names: frozenset[str] | None = None
+        self.contract = options.contracts.get(spec.path)
 
     def _plan(self, req: RequestDef) -> RequestPlan:
         return self.renderer.plan(req)
@@ -400,6 +402,8 @@ class _SpecRun:
 
             try:  # operands and paths may hold ${env:...} / ${secret:...}: resolved only now
                 checks, failures = self.evaluator.evaluate(expect, resp, body, render=self._render_operand)
+                if self.contract is not None and req.openapi:
+                    checks, failures = self._conformance(built, resp, body, checks, failures, req)
                 if not failures and req.captures:
                     failures = self._capture(req, resp, body)
             except SecretError as exc:
@@ -415,6 +419,18 @@ class _SpecRun:
             location = resp.header("Location") if 300 <= status < 400 else None
             return self._finish(req, built, outcome, attempt, resp=resp, checks=checks, failures=failures,
                                 refreshed=refreshed, location=location)
+
+    def _conformance(self, built: _Built, resp: ResponseSnapshot, body: Body, checks, failures, req: RequestDef):
+        """The response against the API's OpenAPI document: a FAIL of its own kind (contract)."""
+        contract = self.contract
+        found = contract.check(built.prepared.method, built.prepared.url, self.renderer.base_url(), resp.status, resp.headers,
+                               body, resp.truncated)
+        shown = contract.doc.shown
+        check = CheckResult("openapi", not found, f"conforms to {shown}",
+                            found[0].message if found else f"conforms to {shown}")
+        extra = [Failure(FailureKind.CONTRACT, f"contract: {v.message}" + (f" ({v.at})" if v.at else ""),
+                         span=req.span, hint=v.hint) for v in found]
+        return [*checks, check], [*failures, *extra]
 
     def _render_operand(self, value: Any) -> Any:
         return self.renderer.value(value)

@@ -43,6 +43,7 @@ __all__ = [
     "Spec",
     "Environment",
     "Config",
+    "OpenAPIRef",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -247,6 +248,15 @@ class Capture:
 
 
 @dataclass(frozen=True, slots=True)
+class OpenAPIRef:
+    """An `openapi:` key: the document's absolute path, as named (for messages), and where the key is."""
+
+    path: str
+    shown: str
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDef:
     name: str
     index: int  # 0-based position in the file
@@ -266,6 +276,7 @@ class RequestDef:
     skip: str | None = None
     tags: tuple[str, ...] = ()
     span: Span | None = None
+    openapi: bool = True  # `openapi: false` opts this request out of the conformance check
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,12 +292,14 @@ class Spec:
     defaults: Defaults = field(default_factory=Defaults)
     vars: Mapping[str, Any] = field(default_factory=dict)
     span: Span | None = None
+    openapi: OpenAPIRef | bool | None = None  # a document, False (off even if the config names one), None (the config's)
 
 
 @dataclass(frozen=True, slots=True)
 class Environment:
     name: str
     base_url: str | None = None
+    openapi: OpenAPIRef | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)
     secrets: Mapping[str, SecretDecl] = field(default_factory=dict)
     tls: TlsClient | None = None  # over the config's defaults.tls
@@ -301,3 +314,4 @@ class Config:
     secrets: Mapping[str, SecretDecl] = field(default_factory=dict)
     defaults: Defaults = field(default_factory=Defaults)
     environments: Mapping[str, Environment] = field(default_factory=dict)
+    openapi: OpenAPIRef | None = None

@@ -49,6 +49,7 @@ class FailureKind(str, enum.Enum):
     SECRET = "secret"  # a secret could not be resolved
     TRANSPORT = "transport"  # the exchange could not complete
     INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM during the request
+    CONTRACT = "contract"  # the response breaks the API's OpenAPI document (not the spec's expectation)
 
 
 @dataclass(frozen=True, slots=True)

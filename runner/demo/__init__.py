@@ -4,6 +4,7 @@
         env = {**os.environ, **demo_environ(server)}
         paths = demo_spec_paths()                    # DEFAULT_SPECS, in order
         paths = demo_spec_paths(include_auth_failure=True)   # + the AUTH showcase
+        paths = demo_spec_paths(include_contract_failure=True)   # + the contract-failure showcase
 
 The demo specs ship inside the wheel as the package `runner.demo.specs` (pyproject maps
 `specs/demo` there); from a source checkout they are read from `specs/demo`.
@@ -19,6 +20,7 @@ from .server import CLIENT_SECRET, DEMO_USER_PASSWORD, DemoServer
 
 __all__ = [
     "AUTH_FAILURE_SPECS",
+    "CONTRACT_FAILURE_SPECS",
     "DEFAULT_SPECS",
     "DemoServer",
     "EXPIRED_TOKEN_AGE_S",
@@ -34,6 +36,8 @@ DEFAULT_SPECS: tuple[str, ...] = (
 )
 # The AUTH-failure showcase (an expired token -> an unexpected 401, exit 3): only on request.
 AUTH_FAILURE_SPECS: tuple[str, ...] = ("90-expired-token.yaml",)
+# The contract-failure showcase (a response that breaks openapi.json -> a contract FAIL, exit 1).
+CONTRACT_FAILURE_SPECS: tuple[str, ...] = ("91-contract-failure.yaml",)
 
 # The expired demo token expired this long ago ("expired 2 h 14 min ago").
 EXPIRED_TOKEN_AGE_S = 2 * 3600 + 14 * 60
@@ -70,9 +74,10 @@ def spec_dir() -> Path:
     )
 
 
-def demo_spec_paths(*, include_auth_failure: bool = False) -> list[Path]:
+def demo_spec_paths(*, include_auth_failure: bool = False, include_contract_failure: bool = False) -> list[Path]:
     """The spec files `runner demo` runs, in order."""
-    names = DEFAULT_SPECS + (AUTH_FAILURE_SPECS if include_auth_failure else ())
+    names = (DEFAULT_SPECS + (AUTH_FAILURE_SPECS if include_auth_failure else ())
+             + (CONTRACT_FAILURE_SPECS if include_contract_failure else ()))
     base = spec_dir()
     return [base / name for name in names]
 

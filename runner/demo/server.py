@@ -14,6 +14,7 @@ Routes:
     POST   /auth/login    JSON {"username", "password"} -> {"access_token", "expires_in"}: a
                           login endpoint (the `http` secret source); 401 with an error field
     GET    /health        no auth
+    GET    /openapi.json  this API's OpenAPI 3.1 document (specs/demo/openapi.json), no auth
     GET    /pets          ?limit=N  -> {"count", "total", "items"}       scope pets:read
     GET    /pets/{id}     ETag; If-None-Match -> 304                     scope pets:read
     POST   /pets          JSON {"name", "tag"?} -> 201, Location, ETag   scope pets:create or pets:write
@@ -498,6 +499,9 @@ class DemoServer:
         if path == "/health":
             _allow(method, ("GET", "HEAD"))
             return 200, {"status": "ok"}, {}
+        if path == "/openapi.json":
+            _allow(method, ("GET", "HEAD"))
+            return 200, _openapi_document(), {}
         if path == "/oauth/token":
             _allow(method, ("POST",))
             return self._token_endpoint(headers, body)
@@ -540,6 +544,13 @@ class DemoServer:
                 return 304, None, {"ETag": etag}
             return 200, pet, {"ETag": etag}
         raise _Reply(404, {"error": "not_found", "error_description": "No such route"})
+
+
+def _openapi_document() -> Any:
+    """This API's own OpenAPI 3.1 document (the demo specs check every response against it)."""
+    from . import spec_dir
+
+    return json.loads((spec_dir() / "openapi.json").read_text(encoding="utf-8"))
 
 
 def _allow(method: str, allowed: tuple[str, ...]) -> None:

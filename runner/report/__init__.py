@@ -41,6 +41,7 @@ __all__ = [
     "finite",
     "format_ms",
     "group_auth",
+    "is_contract_failure",
     "is_interrupted",
     "is_secret_failure",
     "location_of",
@@ -105,10 +106,18 @@ def summary_line(run: RunResult) -> str:
 
 
 def outcome_label(step: StepResult) -> str:
-    """The outcome's word, with the status for an unexpected 401 (`AUTH 401`)."""
+    """The outcome's word, with the status for an unexpected 401 (`AUTH 401`); a FAIL whose
+    every failure is the API breaking its OpenAPI document reads `FAIL contract`."""
     if step.outcome is Outcome.AUTH and step.status is not None:
         return f"AUTH {step.status}"
+    if step.outcome is Outcome.FAIL and is_contract_failure(step):
+        return "FAIL contract"
     return step.outcome.value
+
+
+def is_contract_failure(step: StepResult) -> bool:
+    """Every failure of the step is the response breaking the OpenAPI document (not an expectation)."""
+    return bool(step.failures) and all(f.kind is FailureKind.CONTRACT for f in step.failures)
 
 
 def location_of(step: StepResult) -> str | None:

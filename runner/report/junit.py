@@ -25,7 +25,8 @@ import xml.etree.ElementTree as ET
 
 from ..redact import Redactor
 from ..results import FailureKind, Outcome, RunResult, SpecResult, StepResult
-from . import auth_reason, body_excerpt, curl_of, failure_lines, finite, is_interrupted, is_secret_failure
+from . import (auth_reason, body_excerpt, curl_of, failure_lines, finite, is_contract_failure, is_interrupted,
+                is_secret_failure)
 from .sanitize import scrub, xml_safe
 
 __all__ = ["render", "classname_for"]
@@ -82,7 +83,8 @@ class _Writer:
         outcome = step.outcome
         first = step.failures[0] if step.failures else None
         if outcome is Outcome.FAIL:
-            kind = "forbidden" if first is not None and first.kind is FailureKind.FORBIDDEN else "assertion"
+            kind = ("forbidden" if first is not None and first.kind is FailureKind.FORBIDDEN
+                    else "contract" if is_contract_failure(step) else "assertion")
             msg = first.message if first is not None else "a check failed"
             el = ET.SubElement(case, "failure", {"message": self.attr(msg), "type": kind})
             el.text = self.details(step)

@@ -90,6 +90,7 @@ class RunContext:
             config=loaded.config,
             environment=loaded.env,
             client_certs=self.client_certs,
+            contracts=loaded.contracts,
         )
         self.selected: list[list[RequestDef]] = [engine.select_requests(spec, self.options) for spec in loaded.specs]
         if not any(self.selected) and (settings.keyword or settings.tags):

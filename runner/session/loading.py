@@ -7,7 +7,7 @@ with one file broken.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -34,6 +34,7 @@ class Loaded:
     secrets: dict[str, SecretDecl]  # config + environment (+ `--secret` names nothing declares)
     specs: tuple[Spec, ...]
     warnings: tuple[Diagnostic, ...] = ()  # static findings that do not stop a run (validate: unset env vars)
+    contracts: Mapping[str, Any] = field(default_factory=dict)  # spec path -> openapi.Contract (`openapi:`)
 
 
 def discover(paths: Sequence[str], *, skip: Sequence[str] = ()) -> list[str]:
@@ -167,6 +168,13 @@ def load_run(settings: RunSettings, *, environ: Mapping[str, str], env_unset: st
         if d not in seen:
             seen.add(d)
             (warnings if d.title == "warning" else diagnostics).append(d)
+    contracts: dict[str, Any] = {}
+    default_openapi = (env.openapi if env and env.openapi else None) or config.openapi
+    if default_openapi is not None or any(s.openapi for s in specs):
+        from ..openapi.static import load_contracts  # each document read once; requests checked against it
+
+        contracts, problems = load_contracts(specs, default_openapi)
+        diagnostics.extend(problems)
     if diagnostics:
         raise SpecError(diagnostics)
-    return Loaded(config, env, base_url, config_vars, secrets, tuple(specs), tuple(warnings))
+    return Loaded(config, env, base_url, config_vars, secrets, tuple(specs), tuple(warnings), contracts)

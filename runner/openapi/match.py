@@ -152,13 +152,13 @@ class Operations:
             for t in hits:
                 if method.upper() in t.operations:
                     return None
-            if hits and not other_methods:
-                template, other_methods = hits[0].text, tuple(hits[0].operations)
+            if hits and not other_methods:  # the least concrete: a `${...}` may be any value
+                template, other_methods = hits[-1].text, tuple(hits[-1].operations)
         shown = path_of(url) or "/"
         problem = f"{method.upper()} {shown} is not in {self.doc.shown}"
         if template is not None:
             return f"{problem} ({template} has {', '.join(other_methods) or 'no operation'})", None
-        return problem, self._suggest(method.upper(), path)
+        return problem, self._suggest(method.upper(), path) or "add `openapi: false` to a request that is not part of this API"
 
     def _suggest(self, method: str, path: str) -> str | None:
         wanted = path.replace(_HOLE, "{}")

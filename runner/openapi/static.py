@@ -58,5 +58,5 @@ def request_problems(spec: Spec, contract: Contract) -> list[Diagnostic]:
             continue
         problem, hint = found
         span = smap.value_span(("requests", req.index, "url")) if smap is not None else (req.span or Span.point(spec.path))
-        out.append(Diagnostic(problem, span, hint or "add `openapi: false` to a request that is not part of this API"))
+        out.append(Diagnostic(problem, span, hint))
     return out

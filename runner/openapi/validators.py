@@ -106,6 +106,9 @@ class BodySchema:
             if ref is not None:
                 return [Problem("", f"cannot resolve $ref {shown_url(str(ref))} (never fetched)", self.doc.where(self.loc))]
             return [Problem("", f"the schema cannot be applied ({type(exc).__name__})", self.doc.where(self.loc))]
+        # OAS 3.0: a null where `nullable` is not set fails twice ("for not nullable", "is not of type"): say it once
+        typed = {tuple(e.absolute_path) for e in found if "is not of type" in e.message}
+        found = [e for e in found if not (e.message.endswith("for not nullable") and tuple(e.absolute_path) in typed)]
         out = [self._problem(e) for e in found[:limit]]
         if len(found) > limit:
             out.append(Problem("", f"+{len(found) - limit} more schema errors", None))
@@ -115,12 +118,21 @@ class BodySchema:
         pointer = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in error.absolute_path)
         message = _message(error)
         if error.context and error.validator in ("oneOf", "anyOf"):
-            closest = best_match(error.context)
+            closest = _closest(error.context)
             sub = "".join("/" + str(p) for p in closest.absolute_path)
             message += f" (closest: {(sub or '/') + ': ' if sub != pointer else ''}{_message(closest)})"
         loc = self.doc.loc_of(error.schema)
         at = self.doc.where(loc.child(error.validator)) if loc is not None else self.doc.where(self.loc)
         return Problem(pointer, message, at)
+
+
+def _closest(context: list) -> Any:
+    """The first error of the branch that failed least (the one the body was most likely meant to be)."""
+    branches: dict[Any, list] = {}
+    for e in context:
+        branches.setdefault(e.relative_schema_path[0] if e.relative_schema_path else None, []).append(e)
+    fewest = min(branches.values(), key=len)
+    return best_match(fewest)
 
 
 def _message(error: Any) -> str:

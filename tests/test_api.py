@@ -157,3 +157,10 @@ def test_the_package_is_typed_and_ships_py_typed(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "runner/py.typed" in names
     assert "runner/api.py" in names and "runner/session/run.py" in names
+
+
+def test_validate_lists_an_unset_env_var_as_a_warning_after_the_errors(cwd):
+    write(cwd / "a.yaml", "version: 1\nbase_url: ${env:NOPE_URL}\nrequests:\n  - {url: /x}\n")
+    (warning,) = runner.validate("a.yaml", environ={})
+    assert warning.title == "warning" and warning.one_line().startswith("a.yaml:2:11: environment variable NOPE_URL")
+    assert runner.validate("a.yaml", environ={"NOPE_URL": "http://127.0.0.1:1"}) == []

@@ -214,6 +214,18 @@ def test_token_at_a_nested_path(login, tmp_path):
     assert login.seen_tokens == ["nested-" + CANARY]
 
 
+def test_a_descendant_token_path_that_finds_one_string_is_the_token(login, tmp_path):
+    # `..` is not a singular query (expectations compare it as a list), but a login
+    # answer's token is "the one string the path finds"
+    login.answer = lambda call, body: (login.valid.add("deep-" + CANARY),
+                                       json_answer({"data": {"token": "deep-" + CANARY}}))[1]
+    write(tmp_path / "s.yaml", spec_text("deep", LOGIN.replace("$.access_token", "$..token")
+                                          .replace("expires_in: $.expires_in\n", "")))
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml")], env=env_for(login))
+    assert code == 0, out + err
+    assert login.seen_tokens == ["deep-" + CANARY]
+
+
 @pytest.mark.parametrize("value, says", [
     (12345, "selects an integer, not a string"),
     ("", "selects an empty string"),

@@ -251,22 +251,17 @@ _NOTHING = object()
 
 def _select(path: str, doc: Any) -> Any:
     """The one value at `path`; _NOTHING, _Several or a _Problem otherwise."""
-    from ..expectations import MISSING, CaptureError, Evaluator
+    from ..expectations import CaptureError, Evaluator
 
-    try:
-        found = Evaluator().select(path, doc)
+    try:  # the nodes themselves: `$..access_token` finding one string is that string
+        found = Evaluator().nodes(path, doc)
     except CaptureError as exc:
         return _Problem(str(exc))
-    if found is MISSING:
+    if not found:
         return _NOTHING
-    if isinstance(found, list) and _is_multi(path):
+    if len(found) > 1:
         return _Several(len(found))
-    return found
-
-
-def _is_multi(path: str) -> bool:
-    """Whether a JSONPath can select several nodes (then a list result is several values)."""
-    return any(mark in path for mark in ("*", "..", "[?", ":", ","))
+    return found[0]
 
 
 def _a(type_name: str) -> str:

@@ -98,7 +98,9 @@ class _State:
             from .session.context import RunContext
 
             files = list(self.loaded.values())
-            merged = dataclasses.replace(files[0], specs=tuple(f.specs[0] for f in files))
+            # one Loaded per file (each loaded alone, for its own collection error): merged here
+            merged = dataclasses.replace(files[0], specs=tuple(f.specs[0] for f in files),
+                                         contracts={k: v for f in files for k, v in f.contracts.items()})
             self._index = {p: i for i, p in enumerate(self.loaded)}
             self._context = RunContext(merged, self.settings, environ=dict(os.environ), redactor=Redactor(),
                                        stop=threading.Event())

@@ -185,3 +185,23 @@ def test_inactive_unless_asked(project, http_server):
     proc = pytest_in(project)
     assert proc.returncode == 5  # no tests collected: spec files are not tests unless asked
     assert http_server.received == []
+
+
+def test_each_file_keeps_its_own_openapi_contract(project, http_server):
+    for name, required in (("loose", []), ("strict", ["missing"])):
+        write(project / "specs" / f"{name}.openapi.json", f"""
+            {{"openapi": "3.1.0", "info": {{"title": "t", "version": "1"}},
+             "paths": {{"/ok": {{"get": {{"responses": {{"200": {{"description": "ok",
+               "content": {{"application/json": {{"schema": {{"type": "object", "required": {required!r}}}}}}}}}}}}}}}}}}}
+        """.replace("'", '"'))
+        write(project / "specs" / f"{name}.yaml", f"""
+            version: 1
+            base_url: {http_server.url}
+            openapi: {name}.openapi.json
+            requests:
+              - {{name: {name} ok, url: /ok}}
+        """)
+    proc = pytest_in(project, "--runner-specs", "specs", "-rf")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 1 passed" in proc.stdout
+    assert "FAILED specs/strict.yaml::strict ok" in proc.stdout

@@ -47,6 +47,7 @@ import requests  # noqa: E402  (after the sys.path fix, with the runner import b
 
 TOKEN = "bench-token"
 TARGET_RATIO = 1.3
+OPENAPI_TARGET = 0.15  # OpenAPI conformance may add at most 15% to the runner's per-request cost
 BODY = '{"count":2,"items":[{"id":1,"name":"Rex","tag":"dog"},{"id":2,"name":"Tom","tag":"cat"}]}'
 
 
@@ -184,11 +185,43 @@ class Target:
 # -- the two clients --------------------------------------------------------------------------
 
 
-def write_spec(path: Path, n: int) -> None:
+OPENAPI = """openapi: 3.1.0
+info: {title: bench, version: "1"}
+paths:
+  /pets:
+    get:
+      responses:
+        "200":
+          description: a page of pets
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/PetList"}
+        "401": {description: no token}
+components:
+  schemas:
+    Pet:
+      type: object
+      required: [id, name]
+      properties:
+        id: {type: integer, minimum: 1}
+        name: {type: string}
+        tag: {type: [string, "null"]}
+    PetList:
+      type: object
+      required: [count, items]
+      properties:
+        count: {type: integer}
+        items: {type: array, items: {$ref: "#/components/schemas/Pet"}}
+"""
+
+
+def write_spec(path: Path, n: int, openapi: str | None = None) -> None:
+    """The bench spec; with `openapi`, every response is also checked against that document."""
     lines = [
         "version: 1",
         f"name: bench ({n} requests)",
         "base_url: ${env:BENCH_URL}",
+        *([f"openapi: {openapi}"] if openapi else []),
         "secrets:",
         "  bench_token:",
         "    env: BENCH_TOKEN",
@@ -376,14 +409,18 @@ def main(argv: list[str] | None = None) -> int:
         try:
             spec = workdir / "bench.yaml"
             write_spec(spec, n)
+            (workdir / "openapi.yaml").write_text(OPENAPI, encoding="utf-8")
+            spec_openapi = workdir / "bench-openapi.yaml"
+            write_spec(spec_openapi, n, openapi="openapi.yaml")
             bare = make_requests_call(target, n)
             bare()  # warm up, and measure memory before the runner is even imported
             rss_bare = _peak_rss_mb()
             try:
                 via_runner = make_runner_call(spec, target, workdir)
                 validate = make_runner_call(spec, target, workdir, command="validate")
+                with_openapi = make_runner_call(spec_openapi, target, workdir)
             except RunnerUnavailable as exc:
-                via_runner = validate = None
+                via_runner = validate = with_openapi = None
                 results["runner_error"] = str(exc)
             try:
                 engine_only = make_engine_call(spec, target)
@@ -396,8 +433,9 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     via_runner()
                     validate()
+                    with_openapi()
                 except RunnerUnavailable as exc:
-                    via_runner = validate = None
+                    via_runner = validate = with_openapi = None
                     results["runner_error"] = str(exc)
 
             if engine_only is not None:
@@ -407,12 +445,13 @@ def main(argv: list[str] | None = None) -> int:
                     engine_only = None
                     results["engine_error"] = f"{type(exc).__name__}: {exc}"
 
-            bare_times, runner_times, validate_times, engine_times = [], [], [], []
+            bare_times, runner_times, validate_times, engine_times, openapi_times = [], [], [], [], []
             for _ in range(args.repeats):  # alternate, so drift hits both alike
                 bare_times.append(bare())
                 if via_runner is not None:
                     runner_times.append(via_runner())
                     validate_times.append(validate())
+                    openapi_times.append(with_openapi())
                 if engine_only is not None:
                     engine_times.append(engine_only())
         finally:
@@ -426,6 +465,9 @@ def main(argv: list[str] | None = None) -> int:
         results["runner_runs_s"] = runner_times
         results["validate_us_per_request"] = per(validate_times)
         results["ratio"] = results["runner_us_per_request"] / results["requests_us_per_request"]
+        # OpenAPI conformance (`openapi:`): the same run with every response checked against a document
+        results["openapi_us_per_request"] = per(openapi_times)
+        results["openapi_overhead"] = results["openapi_us_per_request"] / results["runner_us_per_request"] - 1
     if engine_times:
         results["engine_us_per_request"] = per(engine_times)
     results["peak_rss_mb"] = {"after_requests_loop": rss_bare, "overall": _peak_rss_mb()}
@@ -441,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
     if "runner_error" in results:
         print(f"\nrunner not measured: {results['runner_error']}", file=sys.stderr)
         return 1 if args.check else 0
-    if args.check and results["ratio"] > TARGET_RATIO:
+    if args.check and (results["ratio"] > TARGET_RATIO or results["openapi_overhead"] > OPENAPI_TARGET):
         return 1
     return 0
 
@@ -452,6 +494,8 @@ def print_table(r: dict) -> None:
     if "runner_us_per_request" in r:
         rows.append(("runner run (whole CLI)", f"{r['runner_us_per_request']:.0f} us", f"{r['ratio']:.2f}x"))
         rows.append(("  of which: loading (validate)", f"{r['validate_us_per_request']:.0f} us", ""))
+        rows.append(("runner run with openapi: (conformance)", f"{r['openapi_us_per_request']:.0f} us",
+                     f"{r['openapi_us_per_request'] / r['requests_us_per_request']:.2f}x"))
     else:
         rows.append(("runner run (whole CLI)", "n/a", "n/a"))
     if "engine_us_per_request" in r:
@@ -467,6 +511,9 @@ def print_table(r: dict) -> None:
     if "ratio" in r:
         verdict = "OK" if r["ratio"] <= r["target_ratio"] else "MISSED"
         print(f"  target <= {r['target_ratio']}x: {verdict}")
+        extra = r["openapi_overhead"]
+        print(f"  openapi: conformance adds {extra * 100:+.1f}% per request "
+              f"(target <= {OPENAPI_TARGET * 100:.0f}%: {'OK' if extra <= OPENAPI_TARGET else 'MISSED'})")
     rss = r["peak_rss_mb"]
     print(f"peak RSS: {rss['overall']:.1f} MB (after the requests loop alone: {rss['after_requests_loop']:.1f} MB)")
     s = r["startup"]

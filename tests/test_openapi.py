@@ -424,3 +424,12 @@ def test_the_demo_document_and_the_contract_failure_showcase(cwd):
     code, out, _ = run_cli(["demo", "--no-color", "--show-contract-failure"])
     assert code == 1
     assert re.search(r"contract: body /tag: null is not of type 'string' \(.*openapi\.json:\d+:\d+\)", out), out
+
+
+def test_a_remembered_verdict_is_the_same_verdict(petstore):
+    bad = b'{"id": "x", "name": "Rex"}'
+    first = verdict(petstore, "GET", "/pets/1", 200, bad)[0]
+    assert first == ["body /id: \"x\" is not of type 'integer'"]
+    assert verdict(petstore, "GET", "/pets/1", 200, bad)[0] == first  # from the memo
+    assert verdict(petstore, "GET", "/pets/1", 200, b'{"id": 2, "name": "Rex"}')[0] == []
+    assert verdict(petstore, "GET", "/pets/1", 200, bad)[0] == first

@@ -25,6 +25,9 @@ from .validators import BodySchema
 
 __all__ = ["Contract", "Violation", "is_json"]
 
+_MEMO_ENTRIES = 512  # remembered verdicts and located operations, per document
+_MEMO_BODY = 16 * 1024  # bodies larger than this are validated every time
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:
@@ -44,11 +47,21 @@ class Contract:
         self.operations = Operations(doc)
         self._registry: Any = None
         self._schemas: dict[Loc, BodySchema] = {}
+        # Verdicts of recent bodies: the same bytes against the same schema give the same
+        # answer, and a smoke run repeats responses (polling, retries, the same GET in many
+        # files). Bounded: cleared when full; only small bodies are kept.
+        self._verdicts: dict[tuple[Loc, bytes], list[Violation]] = {}
+        self._located: dict[tuple[str, str, str | None], Any] = {}
 
     def check(self, method: str, url: str, base_url: str | None, status: int,
               headers: Sequence[tuple[str, str]], body: Body, truncated: bool = False) -> list[Violation]:
         doc = self.doc
-        located = self.operations.locate(method, url, base_url)
+        key = (method, url, base_url)
+        located = self._located.get(key)
+        if located is None:
+            if len(self._located) >= _MEMO_ENTRIES:
+                self._located.clear()
+            located = self._located[key] = self.operations.locate(method, url, base_url)
         op = located.operation
         if op is None:
             return [Violation(describe(located, method, doc.shown), None,
@@ -98,14 +111,22 @@ class Contract:
             return []
         if truncated:
             return [Violation("body not checked against the schema: it is larger than max_body", None)]
+        schema_loc = media_loc.child("schema")
+        memo_key = (schema_loc, body.raw) if len(body.raw) <= _MEMO_BODY else None
+        if memo_key is not None and memo_key in self._verdicts:
+            return list(self._verdicts[memo_key])
         try:
             value = body.json()
         except NotJson as exc:
             return [Violation(f"{exc.message}, although the content type is {(ctype or '')[:60]}",
                               self.doc.where(media_loc))]
-        schema_loc = media_loc.child("schema")
-        return [Violation(f"body {p.pointer or '/'}: {p.message}", p.schema_at)
-                for p in self._schema(schema_loc).problems(value)]
+        found = [Violation(f"body {p.pointer or '/'}: {p.message}", p.schema_at)
+                 for p in self._schema(schema_loc).problems(value)]
+        if memo_key is not None:
+            if len(self._verdicts) >= _MEMO_ENTRIES:
+                self._verdicts.clear()
+            self._verdicts[memo_key] = found
+        return list(found)
 
     def _schema(self, loc: Loc) -> BodySchema:
         compiled = self._schemas.get(loc)

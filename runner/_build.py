@@ -460,6 +460,7 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
         defaults=b.defaults(data.get("defaults")),
         vars=dict(data.get("vars") or {}),
         span=smap.value_span(()),
+        weight=int(data.get("weight", 1)),
         source_map=smap,
         openapi=b.openapi(data.get("openapi"), ("openapi",)),
     )

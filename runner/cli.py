@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print a JSON Schema (spec, config or report)")
     schema.add_argument("name", nargs="?", default="spec", choices=["spec", "config", "report"])
 
+    _add_load_parser(sub)
+
     demo = sub.add_parser("demo", help="start the embedded demo API and run the demo specs against it")
     demo.add_argument(
         "--show-auth-failure",
@@ -113,6 +115,53 @@ def _add_import_parser(sub) -> None:
         p = kinds.add_parser(kind, help=what)
         p.add_argument("file", metavar="FILE", help=what)
         p.add_argument("-o", "--output", metavar="PATH", help=out_help)
+
+
+def _add_load_parser(sub) -> None:
+    load = sub.add_parser("load", help="load the API with the spec files as Locust users (extra: request-runner[load])")
+    load.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
+    load.add_argument("--users", "-u", metavar="N", type=_positive_int, default=1, help="simulated users (1)")
+    load.add_argument("--spawn-rate", "-r", metavar="N", type=_positive_float, default=1.0, help="users started per second (1)")
+    load.add_argument("--run-time", "-t", metavar="TIME", help="stop after this long: 30s, 2m, 1h30m (default: until Ctrl-C)")
+    load.add_argument("--master", action="store_true", help="distributed: be the master (workers run the users)")
+    load.add_argument("--expect-workers", metavar="N", type=_positive_int, default=1, help="master: start when N workers are connected (1)")
+    load.add_argument("--master-bind-host", metavar="HOST", default="*", help="master: interface to listen on (all)")
+    load.add_argument("--master-bind-port", metavar="PORT", type=_port, default=5557, help="master: port to listen on (5557)")
+    load.add_argument("--worker", action="store_true", help="distributed: be a worker of --master-host")
+    load.add_argument("--master-host", metavar="HOST", default="127.0.0.1", help="worker: the master's address (127.0.0.1)")
+    load.add_argument("--master-port", metavar="PORT", type=_port, default=5557, help="worker: the master's port (5557)")
+    load.add_argument("--env", metavar="NAME", help="environment from the config file's `environments`")
+    load.add_argument("--config", metavar="FILE", help="config file (default: ./runner.yaml when it exists)")
+    load.add_argument("--var", metavar="K=V", action="append", default=[], help="set a variable (repeatable)")
+    load.add_argument("--secret", metavar="K=V", action="append", default=[], help="override a secret's value (local use)")
+    load.add_argument("--timeout", metavar="S", type=_positive_float, help="default deadline per request in seconds (30)")
+    load.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
+    load.add_argument("--csv", metavar="PREFIX", dest="csv_prefix", help="Locust's CSV files PREFIX_stats.csv, ...")
+    load.add_argument("--html", metavar="FILE", help="Locust's HTML report")
+    load.add_argument("--max-fail-ratio", metavar="R", type=_ratio, help="exit 1 when more than this share of requests fail (0.01)")
+    load.add_argument("--p95-ms", metavar="MS", type=_positive_float, help="exit 1 when the 95th percentile is above this")
+    load.add_argument("--no-checks", action="store_true", help="check only each request's status, not its other expectations")
+    load.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (secrets masked)")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got '{text}'")
+    return value
+
+
+def _ratio(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a ratio between 0 and 1 (0.01 is 1%), got '{text}'")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -183,6 +232,15 @@ def main(
             from .importers.command import run_import
 
             return run_import(args, stdout=stdout, stderr=stderr)
+        if args.command == "load":
+            loadtest = _import_load(args)  # first: gevent patches the process before requests is imported
+            from .app import App
+
+            args.no_color, args.verbose = True, 0  # App reads them; Locust's console is its own
+            app = App(args, stdout=stdout, stderr=stderr, environ=environ)
+            redactor = app.redactor
+            return _load(loadtest, app, args, stdout, stderr, environ)
+
         if args.command in ("run", "demo"):
             _check_report_targets(args)
         from .app import App  # the wiring; imported lazily (pulls in requests, rich, ...)
@@ -215,6 +273,37 @@ def main(
         else:
             _safe_write(stderr, "run again with --debug to see the traceback\n")
         return ExitCode.INTERNAL
+
+
+def _import_load(args: argparse.Namespace):
+    """runner/loadtest.py, which imports Locust (and gevent's patching): only `runner load` does."""
+    import importlib
+    import importlib.util
+
+    if importlib.util.find_spec("locust") is None:
+        raise UsageError("runner load needs Locust: pip install 'request-runner[load]'")
+    if args.master and args.worker:
+        raise UsageError("--master and --worker exclude each other")
+    return importlib.import_module(".loadtest", __package__)
+
+
+def _load(loadtest, app, args: argparse.Namespace, stdout: TextIO, stderr: TextIO, environ: dict[str, str]) -> int:
+    import dataclasses
+
+    from .app import settings_from_args
+
+    load = loadtest.LoadSettings(
+        users=args.users, spawn_rate=args.spawn_rate,
+        run_time=loadtest.parse_duration(args.run_time) if args.run_time else None,
+        master=args.master, worker=args.worker, expect_workers=args.expect_workers,
+        master_host=args.master_host, master_port=args.master_port,
+        master_bind_host=args.master_bind_host, master_bind_port=args.master_bind_port,
+        csv_prefix=args.csv_prefix, html=args.html, max_fail_ratio=args.max_fail_ratio, p95_ms=args.p95_ms,
+        no_checks=args.no_checks,
+    )
+    settings = settings_from_args(args, None, app.cli_vars, app.cli_secrets, environ)
+    settings = dataclasses.replace(settings, reports=(), step_summary=None)  # --html is Locust's here
+    return loadtest.run_load(settings, load, redactor=app.redactor, environ=environ, stdout=stdout, stderr=stderr)
 
 
 def _check_report_targets(args: argparse.Namespace) -> None:

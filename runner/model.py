@@ -293,6 +293,7 @@ class Spec:
     vars: Mapping[str, Any] = field(default_factory=dict)
     span: Span | None = None
     openapi: OpenAPIRef | bool | None = None  # a document, False (off even if the config names one), None (the config's)
+    weight: int = 1  # `runner load`: how many users this file gets relative to the others
 
 
 @dataclass(frozen=True, slots=True)

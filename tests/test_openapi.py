@@ -433,3 +433,26 @@ def test_a_remembered_verdict_is_the_same_verdict(petstore):
     assert verdict(petstore, "GET", "/pets/1", 200, bad)[0] == first  # from the memo
     assert verdict(petstore, "GET", "/pets/1", 200, b'{"id": 2, "name": "Rex"}')[0] == []
     assert verdict(petstore, "GET", "/pets/1", 200, bad)[0] == first
+
+
+def test_a_secret_echoed_in_a_body_that_breaks_the_contract_is_masked(cwd, server):
+    from tests.helpers import CANARY
+
+    routes, url = server
+    petstore_30(cwd / "api")
+    routes[("GET", "/api/v1/pets/1")] = (200, JSON, json.dumps({"id": CANARY, "name": "Rex"}).encode())
+    write(cwd / "a.yaml", f"""
+        version: 1
+        base_url: {url}/api/v1
+        openapi: api/openapi.yaml
+        secrets: {{token: {{env: API_TOKEN}}}}
+        auth: {{bearer: token}}
+        requests:
+          - url: /pets/1
+    """)
+    code, out, err = run_cli(["run", "a.yaml", "--no-color", "--json", "r.json", "--junit", "r.xml"],
+                             env={"API_TOKEN": CANARY})
+    assert code == 1
+    assert "contract: body /id: \"***\" is not of type 'integer'" in out
+    for text in (out, err, (cwd / "r.json").read_text(), (cwd / "r.xml").read_text()):
+        assert CANARY not in text

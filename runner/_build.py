@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +30,7 @@ from ._yaml import decode as _decode
 from ._yaml import parse as _parse_yaml
 from .errors import SpecError
 from .source import Diagnostic, Span
+from .template import as_text
 
 __all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "SECRET_KINDS"]
 
@@ -54,7 +55,14 @@ class LoadedConfig(m.Config):
     source_map: SourceMap | None = field(default=None, compare=False, repr=False)
 
 
+MAX_INCLUDE_DEPTH = 8
+_REF = re.compile(r"\$\{([^}]*)\}")
+
+
 class _Builder:
+    stack: tuple[str, ...] = ()  # the real paths of the spec and the fragments being built
+    stack_names: tuple[str, ...] = ()
+
     def __init__(self, smap: SourceMap, filename: str, base_dir: str) -> None:
         self.smap = smap
         self.filename = filename
@@ -367,8 +375,8 @@ class _Builder:
             return path  # rendered at run time
         return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(path)))
 
-    def request(self, value: Mapping, index: int) -> m.RequestDef:
-        path = ("requests", index)
+    def request(self, value: Mapping, index: int, path: tuple | None = None) -> m.RequestDef:
+        path = path or ("requests", index)
         method = str(value.get("method") or "GET").upper()
         url = value["url"]
         skip = value.get("skip")
@@ -396,7 +404,140 @@ class _Builder:
             tags=tuple(value.get("tags") or ()),
             span=self.span(path),
             openapi=value.get("openapi", True) is not False,
+            yaml_path=path,
         )
+
+    # ------------------------------------------------------- for_each and include
+    def request_list(self, entries: Any, prefix: tuple) -> list[m.RequestDef]:
+        """The requests of a `requests:` list, with includes spliced in and every
+        `for_each` made into one request per row (indexes are set by the caller)."""
+        out: list[m.RequestDef] = []
+        for pos, entry in enumerate(entries or ()):
+            path = prefix + (pos,)
+            if not isinstance(entry, Mapping):
+                continue
+            if "include" in entry:
+                out.extend(self.include(entry, path))
+                continue
+            if "vars" in entry:
+                self.error("`vars` belongs to an `include:` entry; a request uses the spec's vars",
+                           self.key_span(path + ("vars",)))
+            req = self.request(entry, pos, path)
+            if "for_each" in entry:
+                out.extend(self.for_each(entry, req, path))
+            else:
+                out.append(req)
+        return out
+
+    def for_each(self, entry: Mapping, req: m.RequestDef, path: tuple) -> list[m.RequestDef]:
+        here = path + ("for_each",)
+        span = self.key_span(here)
+        if req.captures:
+            self.error("`capture` is not allowed in a `for_each` request: every row would capture the same "
+                       "name and only one could win", self.key_span(path + ("capture",)),
+                       "capture in a request before the for_each, or give each case its own request")
+        raw = entry["for_each"]
+        if isinstance(raw, Mapping):
+            written = str(raw["file"])
+            from .datafile import RowsError, read_rows
+
+            try:
+                items = read_rows(self.resolve_plain(written), written)
+            except RowsError as exc:
+                self.error(str(exc), span)
+                return []
+            source = written
+        else:
+            items, source = list(raw), "inline"
+        each = m.ForEach(tuple(items), source, span)
+        names = [_row_name(req.name, item, i) for i, item in enumerate(items)]
+        repeated = len(set(names)) < len(names)
+        return [replace(req, name=f"{name} [{i}]" if repeated else name, row=m.Row(item, i, each))
+                for i, (item, name) in enumerate(zip(items, names))]
+
+    def resolve_plain(self, path: str) -> str:
+        return os.path.normpath(os.path.join(self.base_dir, os.path.expanduser(path)))
+
+    def include(self, entry: Mapping, path: tuple) -> list[m.RequestDef]:
+        written = str(entry["include"])
+        site = self.span(path + ("include",))
+        full = self.resolve_plain(written)
+        shown = os.path.normpath(os.path.join(os.path.dirname(self.filename), written))
+        stack = self.stack + (os.path.realpath(full),)
+        if stack[-1] in self.stack:
+            chain = " -> ".join(self.stack_names + (shown,))
+            self.error(f"include cycle: {chain}", site, "a fragment cannot include itself, directly or through others")
+            return []
+        if len(self.stack) > MAX_INCLUDE_DEPTH:
+            self.error(f"includes are nested more than {MAX_INCLUDE_DEPTH} deep ({' -> '.join(self.stack_names + (shown,))})",
+                       site)
+            return []
+        from ._schema import load_validator, validate
+        from .textfile import read_text_file
+
+        try:
+            text = read_text_file(full, what="fragment")
+            data, smap = _parse_yaml(text, filename=shown, what="fragment")
+        except SpecError as exc:
+            for diag in exc.diagnostics:
+                message = diag.message.replace(full, shown, 1)
+                self.diagnostics.append(Diagnostic(message, diag.span or site, diag.hint, diag.title))
+            return []
+        problems = validate(data, load_validator("fragment"), smap)
+        if problems:
+            self.diagnostics.extend(_included_from(d, site) for d in problems)
+            return []
+        sub = _Builder(smap, shown, os.path.dirname(full))
+        sub.stack, sub.stack_names = stack, self.stack_names + (shown,)
+        requests = sub.request_list(data.get("requests"), ("requests",))
+        self.diagnostics.extend(_included_from(d, site) for d in sub.diagnostics)
+        own_vars = {**dict(data.get("vars") or {}), **dict(entry.get("vars") or {})}
+        out = []
+        for req in requests:
+            inc = req.included
+            if inc is None:
+                inc = m.Included(written, shown, (site,), own_vars, smap)
+                name = f"{req.name} (from {written})"
+            else:  # from a nested fragment: this include is one more step out
+                inc = replace(inc, chain=(site,) + inc.chain, vars={**own_vars, **inc.vars})
+                name = req.name
+            out.append(replace(req, name=name, included=inc))
+        return out
+
+
+def _row_name(name: str, item: Any, index: int) -> str:
+    """A for_each request's name for one row: `${item}`, `${item.F}` and `${index}` filled in
+    (other references stay as written: names are not rendered)."""
+    if "${" not in name:
+        return name
+
+    def sub(match: re.Match) -> str:
+        ref = match.group(1).strip()
+        if ref == "index":
+            return str(index)
+        if ref == "item":
+            return as_text(item)
+        if ref.startswith("item.") and isinstance(item, Mapping):
+            value: Any = item
+            for part in ref[5:].split("."):
+                if not isinstance(value, Mapping) or part not in value:
+                    return match.group(0)
+                value = value[part]
+            return as_text(value)
+        return match.group(0)
+
+    return _REF.sub(sub, name)
+
+
+def _included_from(diag: Diagnostic, site: Span) -> Diagnostic:
+    """A problem inside a fragment, with the include that brought it in (outermost last)."""
+    where = f"included from {site.location()}"
+    message = diag.message
+    if message.endswith(")") and " (included from " in message:
+        message = message[:-1] + f", {where})"
+    else:
+        message = f"{message} ({where})"
+    return Diagnostic(message, diag.span or site, diag.hint, diag.title)
 
 
 def _jsonpath_problem(text: str) -> str | None:
@@ -447,7 +588,8 @@ def _stem(filename: str) -> str:
 def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> LoadedSpec:
     """Schema-valid spec data -> LoadedSpec. Raises SpecError with every semantic problem."""
     b = _Builder(smap, filename, base_dir)
-    requests = tuple(b.request(r, i) for i, r in enumerate(data.get("requests") or ()))
+    b.stack, b.stack_names = (os.path.realpath(filename),), (filename,)
+    requests = tuple(replace(r, index=i) for i, r in enumerate(b.request_list(data.get("requests"), ("requests",))))
     spec = LoadedSpec(
         path=filename,
         name=data.get("name") or _stem(filename),

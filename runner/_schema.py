@@ -34,13 +34,13 @@ from .source import Diagnostic
 
 __all__ = ["SCHEMA_NAMES", "schema_text", "load_validator", "validate", "check_body_schema"]
 
-SCHEMA_NAMES = ("spec", "config", "report")
+SCHEMA_NAMES = ("spec", "config", "report", "fragment")
 _TEMPLATE_PATTERN = "\\$\\{"
 
 
 @functools.lru_cache(maxsize=None)
 def schema_text(name: str) -> str:
-    """The JSON text of a packaged schema: spec, config or report."""
+    """The JSON text of a packaged schema: spec, config, report or fragment."""
     if name not in SCHEMA_NAMES:
         raise ValueError(f"unknown schema '{name}'; known: {', '.join(SCHEMA_NAMES)}")
     filename = f"{name}.schema.json"

@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--secret", metavar="K=V", action="append", default=[])
     validate.add_argument("--debug", action="store_true")
 
-    schema = sub.add_parser("schema", help="print a JSON Schema (spec, config or report)")
-    schema.add_argument("name", nargs="?", default="spec", choices=["spec", "config", "report"])
+    schema = sub.add_parser("schema", help="print a JSON Schema (spec, config, report or fragment)")
+    schema.add_argument("name", nargs="?", default="spec", choices=["spec", "config", "report", "fragment"])
 
     _add_load_parser(sub)
 

@@ -15,7 +15,6 @@ to purity: it is a local file named by the spec, read at load time.
 from __future__ import annotations
 
 import os
-import stat
 from typing import Any
 
 from . import model as m
@@ -25,6 +24,7 @@ from ._schema import schema_text as _schema_text
 from ._yaml import SourceMap, decode, parse
 from .errors import SpecError
 from .source import Diagnostic
+from .textfile import MAX_FILE_BYTES, read_text_file
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -37,7 +37,6 @@ __all__ = [
     "read_text_file",
 ]
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
 
 
 def schema_text(name: str) -> str:
@@ -63,37 +62,6 @@ def load_config(text: str, *, filename: str, base_dir: str, validator=None) -> m
     """Config text -> Config. Raises SpecError."""
     data, smap = _load(text, filename=filename, name="config", validator=validator)
     return build_config(data, smap, filename=filename, base_dir=base_dir)
-
-
-def read_text_file(path: str | os.PathLike, *, what: str = "spec") -> str:
-    """A spec/config file's text. Refuses directories, FIFOs, devices and files over
-    MAX_FILE_BYTES before reading; decodes UTF-8 (BOM or not) or UTF-16/32 with a BOM."""
-    name = os.fspath(path)
-
-    def fail(message: str) -> SpecError:
-        return SpecError([Diagnostic(f"{name}: {message}", None, title="file error")])
-
-    try:
-        st = os.stat(name)
-    except FileNotFoundError:
-        raise fail(f"no such {what} file") from None
-    except OSError as exc:
-        raise fail(f"cannot read the {what} file: {exc.strerror or 'error'}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise fail(f"is a directory, not a {what} file")
-    if not stat.S_ISREG(st.st_mode):
-        kind = "a FIFO" if stat.S_ISFIFO(st.st_mode) else "a device" if (stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)) else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file"
-        raise fail(f"is {kind}, not a {what} file")
-    if st.st_size > MAX_FILE_BYTES:
-        raise fail(f"the {what} file is too large ({st.st_size} bytes; the limit is {MAX_FILE_BYTES})")
-    try:
-        with open(name, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise fail(f"cannot read the {what} file: {exc.strerror or 'error'}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise fail(f"the {what} file is too large (the limit is {MAX_FILE_BYTES} bytes)")
-    return decode(data, name)
 
 
 def load_spec_file(path: str | os.PathLike, *, validator=None) -> m.Spec:

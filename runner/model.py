@@ -39,6 +39,9 @@ __all__ = [
     "SchemaCheck",
     "Expect",
     "Capture",
+    "ForEach",
+    "Row",
+    "Included",
     "RequestDef",
     "Spec",
     "Environment",
@@ -257,6 +260,36 @@ class OpenAPIRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ForEach:
+    """The rows of a `for_each` request: one step each (`${item}`, `${index}`)."""
+
+    items: tuple[Any, ...]
+    source: str  # "inline", or the data file as the spec wrote it
+    span: Span | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One row of a `for_each`: the request is run once with it."""
+
+    item: Any
+    index: int  # 0-based, as `${index}`
+    of: ForEach
+
+
+@dataclass(frozen=True, slots=True)
+class Included:
+    """Where a request spliced in by `include:` comes from: the fragment file, its
+    positions, the include sites (outermost first) and the vars it was given."""
+
+    file: str  # the fragment as the including file wrote it (for report lines)
+    path: str  # the fragment's path (for error positions)
+    chain: tuple[Span, ...]  # the `include:` lines that led here, outermost first
+    vars: Mapping[str, Any] = field(default_factory=dict)  # the fragment's vars, then the include's
+    source_map: Any = field(default=None, compare=False, repr=False)  # the fragment's SourceMap
+
+
+@dataclass(frozen=True, slots=True)
 class RequestDef:
     name: str
     index: int  # 0-based position in the file
@@ -277,6 +310,14 @@ class RequestDef:
     tags: tuple[str, ...] = ()
     span: Span | None = None
     openapi: bool = True  # `openapi: false` opts this request out of the conformance check
+    row: Row | None = None  # set on each request a `for_each` made
+    yaml_path: tuple = ()  # where it is written in its file (default: ("requests", index))
+    included: Included | None = None  # set on requests an `include:` spliced in
+
+    @property
+    def where(self) -> tuple:
+        """The request's path in the file it is written in."""
+        return self.yaml_path or ("requests", self.index)
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,24 +237,66 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
     available = set(known)
     spec_env_matters = c.env_matters
     for req in spec.requests:
-        req_path = ("requests", req.index)
+        if req.row is not None and req.row.index > 0:
+            continue  # the rows of a for_each share one request: checked once, with every row
+        req_path = req.where
         c.env_matters = spec_env_matters and keep(req)
+        inc = req.included
+        req_map = inc.source_map if inc is not None else smap
+        first = len(c.diagnostics)
 
-        def req_span(path: tuple, is_key: bool, default: Span | None = req.span) -> Span:
-            return spec_span(path, is_key, default)
+        def req_span(path: tuple, is_key: bool = False, default: Span | None = req.span, req_map=req_map) -> Span:
+            if req_map is not None:
+                return req_map.key_span(path) if is_key else req_map.value_span(path)
+            return default or fallback
 
+        req_known = set(available)
+        if inc is not None:
+            req_known |= set(inc.vars)
+        if req.row is not None:
+            req_known |= {"item", "index"} | {f"item.{f}" for f in _fields_in_every_row(req.row.of)}
         for rel, value in request_values(req):
-            c.value(value, req_path + rel, req_span, available, req)
+            c.value(value, req_path + rel, req_span, req_known, req)
         for k, _v in req.headers:
             if "${" in k:
                 c.add("header names are not rendered: write the name as is", req_span(req_path + ("headers", k), True))
         check_auth(req.auth)
+        if inc is not None:  # point at the fragment, and say which includes brought it in
+            c.diagnostics[first:] = [_with_chain(d, inc) for d in c.diagnostics[first:]]
         available |= {cap.name for cap in req.captures}
     return sorted(set(c.diagnostics), key=Diagnostic.sort_key)
 
 
+def _fields_in_every_row(each: m.ForEach) -> set[str]:
+    fields: set[str] | None = None
+    for item in each.items:
+        keys = set(item) if isinstance(item, Mapping) else set()
+        fields = keys if fields is None else fields & keys
+    return fields or set()
+
+
+def _row_problem(name: str, each: m.ForEach) -> str:
+    """Why `${item.FIELD}` cannot be rendered for some row of a for_each."""
+    field_ = name[5:].split(".")[0]
+    where = "" if each.source == "inline" else f" of {each.source}"
+    for i, item in enumerate(each.items):
+        if not isinstance(item, Mapping):
+            return f"'{name}': row {i}{where} is not a mapping (it has no fields)"
+        if field_ not in item:
+            return f"'{name}': row {i}{where} has no field '{field_}'"
+    return f"'{name}' is not defined"
+
+
+def _with_chain(diag: Diagnostic, inc: m.Included) -> Diagnostic:
+    chain = ", ".join(f"included from {s.location()}" for s in reversed(inc.chain))
+    return Diagnostic(f"{diag.message} ({chain})", diag.span, diag.hint, diag.title)
+
+
 def _undefined(name: str, where: Span | None, req: m.RequestDef | None, known: set[str],
                captured_at: dict) -> Diagnostic:
+    if req is not None and req.row is not None and name.startswith("item."):
+        return Diagnostic(_row_problem(name, req.row.of), where,
+                          "every row must have the field (a CSV header names the fields)")
     later = [r for r in captured_at.get(name, []) if req is None or r.index >= req.index]
     if later:
         other = later[0]

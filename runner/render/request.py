@@ -236,7 +236,11 @@ class SpecRenderer:
         self.environ = environ
         self.vars = Vars(layers_of(spec, shared), environ, self._secret)
         self.captures: dict[str, Any] = {}
-        self.scope = Scope(RequestVars(self.captures, self.vars), environ, self._secret)
+        self._request_vars = RequestVars(self.captures, self.vars)
+        self.scope = Scope(self._request_vars, environ, self._secret)
+        # an included request's own vars are rendered where the include is: spec vars and captures
+        outer = Scope(RequestVars(self.captures, self.vars), environ, self._secret)
+        self._request_vars.render_local = lambda raw: render(raw, outer)
         self._used: list[str] = []
         self._basic_seen: set[tuple[str, str]] = set()
         self._base: tuple[str | None] | None = None
@@ -346,8 +350,16 @@ class SpecRenderer:
             char = f"U+{ord(exc.object[exc.start]):04X}" if isinstance(exc.object, str) else "a character"
             raise RenderError(f"a value is not valid Unicode text ({char} cannot be encoded)") from None
 
+    def enter(self, req: m.RequestDef) -> None:
+        """Values rendered from now on (the request, then its expectations) see this
+        request's row (`for_each`) and fragment vars (`include`)."""
+        rv = self._request_vars
+        rv.row = req.row
+        rv.local = req.included.vars if req.included is not None else {}
+
     def _render(self, plan: RequestPlan) -> Rendered:
         req = plan.req
+        self.enter(req)
         self._used = []
         val = self.value
         url = _text(val(req.url))

@@ -202,29 +202,67 @@ class _View(Mapping):
 
 
 class RequestVars(Mapping):
-    """A request's variables: captures of earlier requests first, then every var."""
+    """A request's variables: captures of earlier requests first, then (in a `for_each`)
+    `item`, `item.FIELD` and `index`, then (in an included request) the fragment's vars,
+    then every var."""
 
-    __slots__ = ("captures", "vars")
+    __slots__ = ("captures", "vars", "row", "local", "render_local")
 
     def __init__(self, captures: dict[str, Any], variables: Vars) -> None:
         self.captures = captures
         self.vars = variables
+        self.row: m.Row | None = None
+        self.local: Mapping[str, Any] = {}  # an included request's vars (raw)
+        self.render_local: Callable[[Any], Any] = lambda v: v
+
+    def _row_value(self, name: str) -> Any:
+        """The row's part `name` names, or _MISSING. A row value is data: never rendered."""
+        row = self.row
+        if name == "index":
+            return row.index
+        if name == "item":
+            return row.item
+        if name.startswith("item."):
+            value = row.item
+            for part in name[5:].split("."):
+                if not isinstance(value, Mapping) or part not in value:
+                    return _MISSING
+                value = value[part]
+            return value
+        return _MISSING
 
     def __getitem__(self, name: str) -> Any:
         captures = self.captures
         if name in captures:
             return captures[name]
+        if self.row is not None:
+            value = self._row_value(name)
+            if value is not _MISSING:
+                return value
+        if name in self.local:
+            return self.render_local(self.local[name])
         return self.vars[name]
 
     def __contains__(self, name: object) -> bool:
-        return name in self.captures or name in self.vars
+        if name in self.captures or name in self.local or name in self.vars:
+            return True
+        return self.row is not None and isinstance(name, str) and self._row_value(name) is not _MISSING
 
     def __iter__(self) -> Iterator[str]:
+        seen = set(self.captures)
         yield from self.captures
-        yield from (n for n in self.vars if n not in self.captures)
+        if self.row is not None:
+            yield from (n for n in ("item", "index") if n not in seen)
+            seen |= {"item", "index"}
+        yield from (n for n in self.local if n not in seen)
+        seen |= set(self.local)
+        yield from (n for n in self.vars if n not in seen)
 
     def __len__(self) -> int:
-        return len(set(self.captures) | set(self.vars))
+        return sum(1 for _ in self)
+
+
+_MISSING: Any = object()
 
 
 def layers_of(spec: m.Spec, shared: Shared) -> list[VarLayer]:

@@ -41,7 +41,9 @@ def discover(paths: Sequence[str], *, skip: Sequence[str] = ()) -> list[str]:
     """Spec files named, or found under directories (*.yaml, *.yml, sorted), in the order given.
 
     A file named twice (relative and absolute, or through a symlink) runs once, where it
-    first appears; `skip` holds files never to run (the config file in use).
+    first appears; `skip` holds files never to run (the config file in use). Files and
+    folders whose name starts with `.` or `_` are not looked into: `_` is where fragments
+    (`include:`) and data files (`for_each`) live. A file named on the command line runs.
     """
     found: list[str] = []
     for raw in paths:
@@ -49,9 +51,9 @@ def discover(paths: Sequence[str], *, skip: Sequence[str] = ()) -> list[str]:
         if path.is_dir():
             inside: list[str] = []
             for root, dirs, files in os.walk(path):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
                 for name in sorted(files):
-                    if name.endswith(SPEC_SUFFIXES) and not name.startswith("."):
+                    if name.endswith(SPEC_SUFFIXES) and not name.startswith((".", "_")):
                         inside.append(os.path.join(root, name))
             found.extend(sorted(inside, key=lambda p: Path(p).as_posix()))
         elif path.exists() or path.is_symlink():

@@ -32,7 +32,7 @@ from .errors import SpecError
 from .source import Diagnostic, Span
 from .template import as_text
 
-__all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "SECRET_KINDS"]
+__all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "build_fragment", "SECRET_KINDS"]
 
 SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2", "http")
 _JSONPATH_ENV = jsonpath.JSONPathEnvironment()
@@ -609,6 +609,17 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
     if b.diagnostics:
         raise SpecError(b.diagnostics, partial=spec)
     return spec
+
+
+def build_fragment(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> tuple[m.RequestDef, ...]:
+    """A schema-valid fragment, on its own (a file named to `runner validate`): its requests,
+    its includes and data files. Its references are checked where it is included."""
+    b = _Builder(smap, filename, base_dir)
+    b.stack, b.stack_names = (os.path.realpath(filename),), (filename,)
+    requests = tuple(b.request_list(data.get("requests"), ("requests",)))
+    if b.diagnostics:
+        raise SpecError(b.diagnostics)
+    return requests
 
 
 def build_config(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> m.Config:

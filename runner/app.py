@@ -96,6 +96,8 @@ class App:
         for spec in specs:
             n = len(spec.requests)
             self._write(f"ok  {spec.path} ({n} request{'s' if n != 1 else ''})\n")
+        for path in loaded.fragments:
+            self._write(f"ok  {path} (fragment)\n")
         self._write(f"{len(specs)} spec file{'s' if len(specs) != 1 else ''} valid\n")
         return ExitCode.OK
 

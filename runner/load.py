@@ -4,6 +4,8 @@
     load_spec_file(path) -> Spec                              checks the file type and size first
     load_config(text, *, filename, base_dir) -> Config
     load_config_file(path) -> Config
+    load_fragment_file(path) -> tuple[RequestDef, ...]        a fragment on its own (`include:` target)
+    is_fragment_path(path) -> bool                            under a `_` folder or named `_...`
     check_references(spec, *, var_names, secret_names) -> list[Diagnostic]   render.check_spec by names
     schema_text(name) -> str                                  "spec", "config" or "report"
 
@@ -18,7 +20,7 @@ import os
 from typing import Any
 
 from . import model as m
-from ._build import build_config, build_spec
+from ._build import build_config, build_fragment, build_spec
 from ._schema import load_validator, validate
 from ._schema import schema_text as _schema_text
 from ._yaml import SourceMap, decode, parse
@@ -32,6 +34,8 @@ __all__ = [
     "load_spec_file",
     "load_config",
     "load_config_file",
+    "load_fragment_file",
+    "is_fragment_path",
     "check_references",
     "schema_text",
     "read_text_file",
@@ -74,6 +78,24 @@ def load_config_file(path: str | os.PathLike, *, validator=None) -> m.Config:
     name = os.fspath(path)
     text = read_text_file(name, what="config")
     return load_config(text, filename=name, base_dir=os.path.dirname(os.path.abspath(name)), validator=validator)
+
+
+def is_fragment_path(path: str | os.PathLike) -> bool:
+    """A file in a folder (or with a name) starting with `_`: where fragments and data files
+    live. Discovery skips them; named on the command line they are checked, never run."""
+    full = os.path.abspath(os.fspath(path))
+    rel = os.path.relpath(full)
+    # only the folders under the current one count (a checkout in /home/_me is not a fragment)
+    parts = rel.split(os.sep) if not rel.startswith("..") else full.split(os.sep)[-2:]
+    return any(part.startswith("_") for part in parts)
+
+
+def load_fragment_file(path: str | os.PathLike) -> tuple[m.RequestDef, ...]:
+    """A fragment checked on its own: schema, requests, nested includes, data files."""
+    name = os.fspath(path)
+    text = read_text_file(name, what="fragment")
+    data, smap = _load(text, filename=name, name="fragment")
+    return build_fragment(data, smap, filename=name, base_dir=os.path.dirname(os.path.abspath(name)))
 
 
 # ------------------------------------------------------------------ references

@@ -327,3 +327,17 @@ def test_the_fragment_schema_is_printed(cwd):
     schema = json.loads(out)
     assert set(schema["properties"]) == {"version", "name", "vars", "requests"}
     assert "include" in schema["$defs"]["request"]["properties"] and "for_each" in schema["$defs"]["request"]["properties"]
+
+
+def test_a_fragment_named_to_validate_is_checked_as_a_fragment_and_never_run(cwd, http_server):
+    (cwd / "_common").mkdir()
+    write(cwd / "_common" / "ok.yaml", "version: 1\nrequests:\n  - url: /reflect/frag\n")
+    write(cwd / "_common" / "bad.yaml", "version: 1\nbase_url: http://x\nrequests:\n  - include: gone.yaml\n")
+    write(cwd / "_common" / "rows.csv", "id\n1\n")
+    code, out, err = run_cli(["validate", "_common/ok.yaml", "_common/rows.csv"])
+    assert code == 0, out + err
+    assert "ok  _common/ok.yaml (fragment)" in out
+    code, out, err = run_cli(["validate", "_common/bad.yaml"])
+    assert code == 2 and "_common/bad.yaml:2:1" in out + err and "base_url" in out + err
+    code, out, err = run_cli(["run", "_common/ok.yaml"], {"API": http_server.url})
+    assert http_server.received == []

@@ -428,7 +428,7 @@ def test_example_specs_pass_against_the_demo_api(server, tmp_path):
         PETS_API_TOKEN=server.mint_token(600, scope="pets:read"),
         PETS_CLIENT_SECRET=CLIENT_SECRET,
     )
-    for name in ("pets-smoke.yaml", "oauth2-client-credentials.yaml"):
+    for name in ("pets-smoke.yaml", "oauth2-client-credentials.yaml", "pets-data-driven.yaml", "pets-first.yaml"):
         code, out, err = _cli(["run", "--no-color", str(examples / name)], env, tmp_path)
         assert code == 0, f"{name}:\n{out}{err}"
 

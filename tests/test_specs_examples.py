@@ -11,7 +11,10 @@ import pytest
 from runner.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-SPECS = sorted((ROOT / "specs").rglob("*.yaml"))
+ALL_YAML = sorted((ROOT / "specs").rglob("*.yaml"))
+# under a `_` folder: fragments (`include:`) and data files, not specs
+SPECS = [p for p in ALL_YAML if not any(part.startswith("_") for part in p.relative_to(ROOT).parts)]
+FRAGMENTS = [p for p in ALL_YAML if p not in SPECS and p.parent.name == "_common"]
 
 
 def test_there_are_specs():
@@ -35,3 +38,16 @@ def test_the_readme_first_spec_validates(tmp_path):
     path.write_text(first_spec, encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
     assert main(["validate", str(path)], stdout=out, stderr=err, environ={}) == 0, err.getvalue()
+
+
+def test_there_are_fragments():
+    assert FRAGMENTS
+
+
+@pytest.mark.parametrize("path", FRAGMENTS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_shipped_fragment_has_the_fragment_modeline_and_is_included(path):
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    match = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert match and (path.parent / match.group(1)).resolve() == ROOT / "schemas" / "fragment.schema.json"
+    includers = [s for s in SPECS if f"include: {path.parent.name}/{path.name}" in s.read_text(encoding="utf-8")]
+    assert len(includers) >= 2  # shared: and validated through each spec that includes it

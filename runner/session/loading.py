@@ -35,6 +35,7 @@ class Loaded:
     specs: tuple[Spec, ...]
     warnings: tuple[Diagnostic, ...] = ()  # static findings that do not stop a run (validate: unset env vars)
     contracts: Mapping[str, Any] = field(default_factory=dict)  # spec path -> openapi.Contract (`openapi:`)
+    fragments: tuple[str, ...] = ()  # fragment files named on the command line: checked, not run
 
 
 def discover(paths: Sequence[str], *, skip: Sequence[str] = ()) -> list[str]:
@@ -135,7 +136,7 @@ def load_run(settings: RunSettings, *, environ: Mapping[str, str], env_unset: st
     reported here, before anything is sent. An unset `${env:...}` is an error for a run
     and a warning (`env_unset="warning"`, in Loaded.warnings) for validate.
     """
-    from ..load import load_spec_file
+    from ..load import is_fragment_path, load_fragment_file, load_spec_file
     from ..render import Shared, check_config, check_spec
 
     config = load_config(settings.config)
@@ -153,7 +154,16 @@ def load_run(settings: RunSettings, *, environ: Mapping[str, str], env_unset: st
     found = check_config(shared, environ=environ, env_title=env_unset)
     selected = _request_filter(settings)
     diagnostics: list[Diagnostic] = []
+    fragments: list[str] = []
     for path in files:
+        if is_fragment_path(path):  # named on the command line (a pre-commit hook): checked, never run
+            if path.endswith(SPEC_SUFFIXES):
+                try:
+                    load_fragment_file(path)
+                except SpecError as exc:
+                    diagnostics.extend(exc.diagnostics)
+                fragments.append(path)
+            continue
         try:
             spec = load_spec_file(path)
         except SpecError as exc:
@@ -179,4 +189,5 @@ def load_run(settings: RunSettings, *, environ: Mapping[str, str], env_unset: st
         diagnostics.extend(problems)
     if diagnostics:
         raise SpecError(diagnostics)
-    return Loaded(config, env, base_url, config_vars, secrets, tuple(specs), tuple(warnings), contracts)
+    return Loaded(config, env, base_url, config_vars, secrets, tuple(specs), tuple(warnings), contracts,
+                  tuple(fragments))

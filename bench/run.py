@@ -13,7 +13,9 @@
    Each is warmed up, then run `--repeats` times, alternating; the median is reported.
 3. Times `runner validate` on the same spec (the loader's share of the run) and the
    engine alone (`run_spec` on the spec loaded once, no console): where the time goes.
-4. Times start-up: `runner --version` against `python -c pass` (best of 10).
+4. Runs the same N requests written as ONE request with `for_each` over N inline rows
+   (issue 8): the target is at most 1.1x the written-out spec per row.
+5. Times start-up: `runner --version` against `python -c pass` (best of 10).
 
 Prints a table and writes bench/out/results.json. The target is runner <= 1.3x the bare
 loop per request. `--check` exits 1 when the target is missed (the default only reports).
@@ -48,6 +50,7 @@ import requests  # noqa: E402  (after the sys.path fix, with the runner import b
 TOKEN = "bench-token"
 TARGET_RATIO = 1.3
 OPENAPI_TARGET = 0.15  # OpenAPI conformance may add at most 15% to the runner's per-request cost
+FOR_EACH_TARGET = 1.1
 BODY = '{"count":2,"items":[{"id":1,"name":"Rex","tag":"dog"},{"id":2,"name":"Tom","tag":"cat"}]}'
 
 
@@ -241,6 +244,30 @@ def write_spec(path: Path, n: int, openapi: str | None = None) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def write_for_each_spec(path: Path, n: int) -> None:
+    """The spec of write_spec as one request over n inline rows (names rendered per row)."""
+    rows = ", ".join(str(i) for i in range(1, n + 1))
+    lines = [
+        "version: 1",
+        f"name: bench ({n} rows)",
+        "base_url: ${env:BENCH_URL}",
+        "secrets:",
+        "  bench_token:",
+        "    env: BENCH_TOKEN",
+        "auth:",
+        "  bearer: bench_token",
+        "requests:",
+        "  - name: get pets ${item}",
+        f"    for_each: [{rows}]",
+        "    url: /pets",
+        "    expect:",
+        "      status: 200",
+        "      json:",
+        "        $.count: 2",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 @contextlib.contextmanager
 def _chdir(path: Path):
     # contextlib.chdir is 3.11+; the runner supports 3.10. (No runner.yaml is picked up there.)
@@ -412,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
             (workdir / "openapi.yaml").write_text(OPENAPI, encoding="utf-8")
             spec_openapi = workdir / "bench-openapi.yaml"
             write_spec(spec_openapi, n, openapi="openapi.yaml")
+            rows_spec = workdir / "bench-for-each.yaml"
+            write_for_each_spec(rows_spec, n)
             bare = make_requests_call(target, n)
             bare()  # warm up, and measure memory before the runner is even imported
             rss_bare = _peak_rss_mb()
@@ -419,8 +448,9 @@ def main(argv: list[str] | None = None) -> int:
                 via_runner = make_runner_call(spec, target, workdir)
                 validate = make_runner_call(spec, target, workdir, command="validate")
                 with_openapi = make_runner_call(spec_openapi, target, workdir)
+                via_rows = make_runner_call(rows_spec, target, workdir)
             except RunnerUnavailable as exc:
-                via_runner = validate = with_openapi = None
+                via_runner = validate = with_openapi = via_rows = None
                 results["runner_error"] = str(exc)
             try:
                 engine_only = make_engine_call(spec, target)
@@ -434,8 +464,9 @@ def main(argv: list[str] | None = None) -> int:
                     via_runner()
                     validate()
                     with_openapi()
+                    via_rows()
                 except RunnerUnavailable as exc:
-                    via_runner = validate = with_openapi = None
+                    via_runner = validate = with_openapi = via_rows = None
                     results["runner_error"] = str(exc)
 
             if engine_only is not None:
@@ -445,13 +476,14 @@ def main(argv: list[str] | None = None) -> int:
                     engine_only = None
                     results["engine_error"] = f"{type(exc).__name__}: {exc}"
 
-            bare_times, runner_times, validate_times, engine_times, openapi_times = [], [], [], [], []
+            bare_times, runner_times, validate_times, engine_times, openapi_times, rows_times = [], [], [], [], [], []
             for _ in range(args.repeats):  # alternate, so drift hits both alike
                 bare_times.append(bare())
                 if via_runner is not None:
                     runner_times.append(via_runner())
                     validate_times.append(validate())
                     openapi_times.append(with_openapi())
+                    rows_times.append(via_rows())
                 if engine_only is not None:
                     engine_times.append(engine_only())
         finally:
@@ -468,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         # OpenAPI conformance (`openapi:`): the same run with every response checked against a document
         results["openapi_us_per_request"] = per(openapi_times)
         results["openapi_overhead"] = results["openapi_us_per_request"] / results["runner_us_per_request"] - 1
+    if rows_times:
+        results["for_each_us_per_row"] = per(rows_times)
+        results["for_each_ratio"] = results["for_each_us_per_row"] / results["runner_us_per_request"]
+        results["for_each_target"] = FOR_EACH_TARGET
     if engine_times:
         results["engine_us_per_request"] = per(engine_times)
     results["peak_rss_mb"] = {"after_requests_loop": rss_bare, "overall": _peak_rss_mb()}
@@ -498,6 +534,8 @@ def print_table(r: dict) -> None:
                      f"{r['openapi_us_per_request'] / r['requests_us_per_request']:.2f}x"))
     else:
         rows.append(("runner run (whole CLI)", "n/a", "n/a"))
+    if "for_each_us_per_row" in r:
+        rows.append(("runner run, one for_each over N rows", f"{r['for_each_us_per_row']:.0f} us", ""))
     if "engine_us_per_request" in r:
         ratio = r["engine_us_per_request"] / r["requests_us_per_request"]
         rows.append(("engine only (run_spec, no console)", f"{r['engine_us_per_request']:.0f} us", f"{ratio:.2f}x"))
@@ -514,6 +552,9 @@ def print_table(r: dict) -> None:
         extra = r["openapi_overhead"]
         print(f"  openapi: conformance adds {extra * 100:+.1f}% per request "
               f"(target <= {OPENAPI_TARGET * 100:.0f}%: {'OK' if extra <= OPENAPI_TARGET else 'MISSED'})")
+    if "for_each_ratio" in r:
+        verdict = "OK" if r["for_each_ratio"] <= r["for_each_target"] else "MISSED"
+        print(f"  for_each per row vs written-out requests: {r['for_each_ratio']:.2f}x (target <= {r['for_each_target']}x: {verdict})")
     rss = r["peak_rss_mb"]
     print(f"peak RSS: {rss['overall']:.1f} MB (after the requests loop alone: {rss['after_requests_loop']:.1f} MB)")
     s = r["startup"]

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 from urllib.parse import quote, urlencode
 
@@ -246,6 +246,7 @@ class SpecRenderer:
         self._base: tuple[str | None] | None = None
         self._spec_dir = os.path.dirname(os.path.abspath(spec.path))
         self._plans: dict[int, RequestPlan] = {}
+        self._row_plans: dict[int, RequestPlan] = {}  # id(ForEach) -> the plan of its first row
         self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
         self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
         self._expiry: dict[str, float | None] = {}  # token -> its JWT exp (None: not a JWT)
@@ -297,7 +298,14 @@ class SpecRenderer:
     def plan(self, req: m.RequestDef) -> RequestPlan:
         plan = self._plans.get(req.index)
         if plan is None:
-            plan = self._plans[req.index] = self._make_plan(req)
+            if req.row is not None:  # the rows of a for_each are one request: one plan, shared
+                shared = self._row_plans.get(id(req.row.of))
+                if shared is None:
+                    shared = self._row_plans[id(req.row.of)] = self._make_plan(req)
+                plan = replace(shared, req=req)
+            else:
+                plan = self._make_plan(req)
+            self._plans[req.index] = plan
         return plan
 
     def _make_plan(self, req: m.RequestDef) -> RequestPlan:

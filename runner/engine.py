@@ -223,6 +223,7 @@ class _SpecRun:
             method=req.method.upper(),
             span=req.span,
             tags=req.tags,
+            included_from=tuple(site.location() for site in reversed(req.included.chain)) if req.included else (),
             **kw,
         )
 

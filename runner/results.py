@@ -174,6 +174,7 @@ class StepResult:
     tags: tuple[str, ...] = ()
     location: str | None = None  # the Location header of an unfollowed 3xx
     curl: str | None = None  # the request as a curl command (--curl), secrets as $PLACEHOLDERS
+    included_from: tuple[str, ...] = ()  # `include:` sites that led to the request (innermost first)
 
 
 @dataclass(frozen=True, slots=True)

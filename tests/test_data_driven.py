@@ -341,3 +341,16 @@ def test_a_fragment_named_to_validate_is_checked_as_a_fragment_and_never_run(cwd
     assert code == 2 and "_common/bad.yaml:2:1" in out + err and "base_url" in out + err
     code, out, err = run_cli(["run", "_common/ok.yaml"], {"API": http_server.url})
     assert http_server.received == []
+
+
+def test_a_failing_request_in_a_fragment_names_the_fragment_and_the_chain_in_reports(cwd, http_server):
+    (cwd / "_common").mkdir()
+    write(cwd / "_common" / "check.yaml", "version: 1\nrequests:\n  - name: must be 201\n    url: /reflect/x\n"
+                                          "    expect: {status: 201}\n")
+    spec(cwd, "  - include: _common/check.yaml\n")
+    code, out, err = run_cli(["run", "s.yaml", "--junit", "j.xml"], {"API": http_server.url})
+    assert code == 1, out + err
+    where = "_common/check.yaml:3:5 (included from s.yaml:5:14)"
+    assert where in out and "must be 201 (from _common/check.yaml)" in out
+    failure = next(ET.parse(cwd / "j.xml").getroot().iter("failure"))
+    assert where in failure.text

@@ -121,7 +121,13 @@ def is_contract_failure(step: StepResult) -> bool:
 
 
 def location_of(step: StepResult) -> str | None:
-    return step.span.location() if step.span is not None else None
+    """Where the request is written; in a fragment, with the includes that led there."""
+    if step.span is None:
+        return None
+    where = step.span.location()
+    if step.included_from:
+        where += " (" + ", ".join(f"included from {site}" for site in step.included_from) + ")"
+    return where
 
 
 def curl_of(step: StepResult) -> str | None:

@@ -354,3 +354,15 @@ def test_a_failing_request_in_a_fragment_names_the_fragment_and_the_chain_in_rep
     assert where in out and "must be 201 (from _common/check.yaml)" in out
     failure = next(ET.parse(cwd / "j.xml").getroot().iter("failure"))
     assert where in failure.text
+
+
+def test_a_nested_field_of_a_row_is_read_and_not_reported(cwd, http_server):
+    spec(cwd, """
+  - for_each: [{pet: {name: Rex}}]
+    url: /reflect/${item.pet.name}
+""")
+    code, out, err = run_cli(["validate", "s.yaml"])
+    assert code == 0, out + err
+    code, out, err = run_cli(["run", "s.yaml"], {"API": http_server.url})
+    assert code == 0, out + err
+    assert paths(http_server) == ["/reflect/Rex"]

@@ -124,7 +124,7 @@ class _Checker:
                     self.secret_name(ref.name, where)
                 elif ref.kind == "env":
                     self.env(ref, where)
-                elif ref.name not in known:
+                elif ref.name not in known and _top_field(ref.name) not in known:
                     self.diagnostics.append(_undefined(ref.name, where, req, known, self.captured_at))
 
 
@@ -265,6 +265,11 @@ def check_spec(spec: m.Spec, shared: Shared | None = None, *, environ: Mapping[s
             c.diagnostics[first:] = [_with_chain(d, inc) for d in c.diagnostics[first:]]
         available |= {cap.name for cap in req.captures}
     return sorted(set(c.diagnostics), key=Diagnostic.sort_key)
+
+
+def _top_field(name: str) -> str:
+    """`item.a.b` -> `item.a` (a row field is checked, what it holds is data)."""
+    return ".".join(name.split(".")[:2]) if name.startswith("item.") else name
 
 
 def _fields_in_every_row(each: m.ForEach) -> set[str]:

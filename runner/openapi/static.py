@@ -57,6 +57,9 @@ def request_problems(spec: Spec, contract: Contract) -> list[Diagnostic]:
         if found is None:
             continue
         problem, hint = found
-        span = smap.value_span(("requests", req.index, "url")) if smap is not None else (req.span or Span.point(spec.path))
+        if req.row is not None and req.row.index > 0:
+            continue  # the rows of a for_each are one written request: said once
+        where = req.included.source_map if req.included is not None else smap  # a fragment's own positions
+        span = where.value_span(req.where + ("url",)) if where is not None else (req.span or Span.point(spec.path))
         out.append(Diagnostic(problem, span, hint))
     return out

@@ -368,6 +368,9 @@ class _Builder:
         """`openapi: FILE` (relative to this file) or `false`; the document itself is read later, once per run."""
         if value is None or value is False:
             return value
+        if "${" in value:
+            self.error("openapi: the document's path is read before anything is rendered; ${...} is not allowed here",
+                       self.span(path), "write the path relative to this file (per environment: the config's environments)")
         return m.OpenAPIRef(os.path.normpath(os.path.join(self.base_dir, value)), value, self.span(path))
 
     def resolve(self, path: str) -> str:

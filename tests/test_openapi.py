@@ -456,3 +456,13 @@ def test_a_secret_echoed_in_a_body_that_breaks_the_contract_is_masked(cwd, serve
     assert "contract: body /id: \"***\" is not of type 'integer'" in out
     for text in (out, err, (cwd / "r.json").read_text(), (cwd / "r.xml").read_text()):
         assert CANARY not in text
+
+
+def test_the_document_path_is_not_a_template(cwd):
+    write(cwd / "a.yaml", """
+        version: 1
+        openapi: ${env:DOC}
+        requests: [{url: "http://127.0.0.1:9/"}]
+    """)
+    code, _out, err = run_cli(["validate", "a.yaml"])
+    assert code == 2 and "a.yaml:2:10: openapi: the document's path is read before anything is rendered" in err

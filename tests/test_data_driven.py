@@ -145,7 +145,7 @@ def _rows(n: int) -> str:
     ("object.json", '{"id": 1}', "must hold a list of rows, not an object"),
     ("bad.json", '[{"id": 1}', "is not valid JSON"),
     ("map.yaml", "id: 1\n", "must hold a list of rows, not an object"),
-    ("scalars.json", "[1, 2]", "'item.id': row 0 of scalars.json is not a mapping"),
+    ("scalars.json", "[1, 2]", "'item.id': row 0 of scalars.json is not a mapping"),  # at the for_each line
     ("missing-field.json", '[{"id": 1}, {"name": "x"}]', "'item.id': row 1 of missing-field.json has no field 'id'"),
     ("rows.txt", "id\n1\n", "unknown type"),
     ("absent.csv", None, "no such data file"),
@@ -354,6 +354,10 @@ def test_a_failing_request_in_a_fragment_names_the_fragment_and_the_chain_in_rep
     assert where in out and "must be 201 (from _common/check.yaml)" in out
     failure = next(ET.parse(cwd / "j.xml").getroot().iter("failure"))
     assert where in failure.text
+    code, out, err = run_cli(["run", "s.yaml", "--json", "r.json"], {"API": http_server.url})
+    step = json.loads((cwd / "r.json").read_text())["specs"][0]["steps"][0]
+    assert step["file"] == "_common/check.yaml" and step["line"] == 3
+    assert step["included_from"] == ["s.yaml:5:14"]
 
 
 def test_a_nested_field_of_a_row_is_read_and_not_reported(cwd, http_server):

@@ -300,7 +300,10 @@ def _with_chain(diag: Diagnostic, inc: m.Included) -> Diagnostic:
 def _undefined(name: str, where: Span | None, req: m.RequestDef | None, known: set[str],
                captured_at: dict) -> Diagnostic:
     if req is not None and req.row is not None and name.startswith("item."):
-        return Diagnostic(_row_problem(name, req.row.of), where,
+        problem = _row_problem(name, req.row.of)
+        if "is not a mapping" in problem and req.row.of.span is not None:
+            where = req.row.of.span  # the rows themselves are wrong: point at the for_each
+        return Diagnostic(problem, where,
                           "every row must have the field (a CSV header names the fields)")
     later = [r for r in captured_at.get(name, []) if req is None or r.index >= req.index]
     if later:

@@ -134,7 +134,14 @@ class _Builder:
             "response": self.response(st.response),
             "auth": self.auth(st.auth),
             "curl": self.opt(curl_of(st), _LONG),
+            **self.included(st),
         }
+
+    def included(self, st: StepResult) -> dict[str, Any]:
+        """A request spliced in by `include:`: the fragment its line is in, and the includes."""
+        if not st.included_from or st.span is None:
+            return {}
+        return {"file": self.s(st.span.path, 4000), "included_from": [self.s(i, 4000) for i in st.included_from]}
 
     def spec(self, sp: SpecResult) -> dict[str, Any]:
         return {

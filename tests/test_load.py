@@ -39,15 +39,21 @@ def rows(path: Path) -> dict[str, dict[str, str]]:
 
 @pytest.fixture
 def specs(tmp_path, http_server):
-    """Two files: an authenticated one (weight 2) and one whose second request has no token (a 401)."""
+    """Two files: an authenticated one (weight 2; its token from a command that notes each run
+    in calls.txt) and one whose second request has no token (a 401)."""
     write(tmp_path / "authed.yaml", f"""
         name: authed
         base_url: {http_server.url}
         weight: 2
         secrets:
-          token: {{env: API_TOKEN}}
+          token:
+            command: [sh, -c, 'test -n "$API_TOKEN" || exit 1; echo run >> calls.txt; echo "$API_TOKEN"']
         auth:
           bearer: token
+        defaults:
+          headers: {{X-Worker: "${{worker}}"}}
+        vars:
+          worker: local
         requests:
           - name: list items
             url: /items
@@ -97,6 +103,8 @@ def test_headless_run_names_requests_counts_auth_apart_and_leaks_no_secret(specs
     assert int(stats["Aggregated"]["Request Count"]) == len(http_server.received)
     assert "protected without token" in (specs / "out/report.html").read_text(encoding="utf-8")
     _no_canary(out, err, folder=specs / "out")
+    # the users of a process share its secrets: the command ran once for 2 users of authed.yaml
+    assert (specs / "calls.txt").read_text().splitlines() == ["run"]
 
 
 @needs_locust
@@ -142,33 +150,36 @@ def test_bad_spec_exits_2_before_any_user_starts(tmp_path, http_server):
 def test_missing_secret_exits_3(specs):
     code, out, err = load(["authed.yaml", "--run-time", "5s"], specs)
     assert code == 3
-    assert "API_TOKEN is not set" in err
+    assert "token" in err and "exited with status 1" in err
     assert "Traceback" not in err
 
 
 @needs_locust
-def test_master_and_a_worker_on_127_0_0_1(specs, http_server):
+def test_a_master_and_two_workers_on_127_0_0_1(specs, http_server):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = str(s.getsockname()[1])
     env = {"API_TOKEN": CANARY}
-    master = runner(["load", "authed.yaml", "--master", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
-                     "--master-bind-port", port, "--users", "2", "--spawn-rate", "10", "--run-time", "3s",
+    master = runner(["load", "authed.yaml", "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1",
+                     "--master-bind-port", port, "--users", "4", "--spawn-rate", "20", "--run-time", "3s",
                      "--csv", "out/dist"], specs, env)
-    worker = runner(["load", "authed.yaml", "--worker", "--master-host", "127.0.0.1", "--master-port", port],
-                    specs, env)
+    workers = [runner(["load", "authed.yaml", "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                       "--var", f"worker={name}"], specs, env) for name in ("w1", "w2")]
     try:
         m_out, m_err = master.communicate(timeout=90)
-        w_out, w_err = worker.communicate(timeout=30)
+        outputs = [w.communicate(timeout=30) for w in workers]
     finally:
-        for proc in (master, worker):
+        for proc in (master, *workers):
             if proc.poll() is None:
                 proc.kill()
     assert master.returncode == 0, m_err
-    assert worker.returncode == 0, w_err
+    assert [w.returncode for w in workers] == [0, 0], outputs
     total = int(rows(specs / "out/dist_stats.csv")["Aggregated"]["Request Count"])
-    assert total > 0 and total == len(http_server.received)
-    _no_canary(m_out, m_err, w_out, w_err, folder=specs / "out")
+    by_worker = {name: sum(1 for r in http_server.received if r.header("X-Worker") == name) for name in ("w1", "w2")}
+    assert by_worker["w1"] > 0 and by_worker["w2"] > 0  # each worker's users reached the server
+    assert total == len(http_server.received) == by_worker["w1"] + by_worker["w2"]  # the master's total is their sum
+    assert (specs / "calls.txt").read_text().splitlines() == ["run", "run"]  # one login per worker
+    _no_canary(m_out, m_err, *(text for pair in outputs for text in pair), folder=specs / "out")
 
 
 def test_without_locust_load_says_how_to_install_it(tmp_path, monkeypatch):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -124,8 +125,11 @@ def run_spec(
     on_step: Callable[[StepResult], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], Any] | None = None,
+    transport: Transport | None = None,
 ) -> SpecResult:
-    return _SpecRun(spec, options, secrets, redactor, on_step, clock, sleep).run()
+    """`transport`: one the caller keeps open across runs of the file (`runner load`: a user's
+    connections; its cookies are the caller's to reset); None: one for this run, closed after."""
+    return _SpecRun(spec, options, secrets, redactor, on_step, clock, sleep, transport).run()
 
 
 # --------------------------------------------------------------------------- internals
@@ -137,7 +141,8 @@ _Built = Rendered
 
 
 class _SpecRun:
-    def __init__(self, spec, options, store, redactor, on_step, clock, sleep) -> None:
+    def __init__(self, spec, options, store, redactor, on_step, clock, sleep, transport=None) -> None:
+        self.given_transport: Transport | None = transport
         self.spec: Spec = spec
         self.options: RunOptions = options
         self.store: SecretStore = store
@@ -177,7 +182,8 @@ class _SpecRun:
         steps: list[StepResult] = []
         failed_fast = False
         stop = self.options.stop
-        with Transport(environ=self.options.environ, stop=stop) as transport:
+        given = self.given_transport
+        with Transport(environ=self.options.environ, stop=stop) if given is None else nullcontext(given) as transport:
             self.transport = transport
             for user, password in transport.proxy_credentials():
                 self.redactor.add_basic(user, password)  # Proxy-Authorization, echoed or in an error

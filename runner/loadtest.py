@@ -157,9 +157,12 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
             context={},
         )
 
-    def run_file(user: User) -> None:
+    def run_file(user: Any) -> None:
+        if user.transport is None:
+            user.transport = context.transport()
+        user.transport.new_pass()
         try:
-            context.run_spec(index, on_step=lambda step: report(user, step))
+            context.run_spec(index, on_step=lambda step: report(user, step), transport=user.transport)
         except SecretError as exc:
             stopper.credentials(context.redactor.mask(exc.message))
         except gevent.GreenletExit:
@@ -170,7 +173,14 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
                 exception=RequestFailed(f"internal error: {type(exc).__name__}"), context={},
             )
 
+    def on_stop(user: Any) -> None:
+        if user.transport is not None:
+            user.transport.close()
+            user.transport = None
+
     attrs = {
+        "transport": None,  # the user's connections, kept across passes (cookies are not)
+        "on_stop": on_stop,
         "weight": spec.weight,
         "wait_time": constant(0),
         "tasks": [run_file],

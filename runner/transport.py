@@ -328,6 +328,13 @@ class Transport:
             s.close()
         self._sessions.clear()
 
+    def new_pass(self) -> None:
+        """A new pass through the spec file (`runner load`): no cookie or Digest state of the
+        last one; open connections are kept, as a client's keep-alive would."""
+        for s in self._sessions.values():
+            s.cookies.clear()
+        self._digests.clear()
+
     def _session(self, verify: bool) -> requests.Session:
         s = self._sessions.get(verify)
         if s is None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from helpers import CANARY, run_cli
 from openapi_mock import serve_document
 
 from runner.demo import DemoServer
 from runner.demo.server import CLIENT_ID, CLIENT_SECRET
+
+pytest.importorskip("runner.openapi", reason="the OpenAPI document loader (runner/openapi/) is not in this checkout yet")
 
 DEMO_DOCUMENT = Path(__file__).resolve().parent.parent / "specs" / "demo" / "openapi.json"
 

@@ -12,7 +12,7 @@ import base64
 import re
 import shlex
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urlsplit
 
 from ..errors import UsageError
 from .credentials import Credentials
@@ -41,7 +41,14 @@ _FLAGS = {
     "-k": "insecure", "--insecure": "insecure",
 }
 # Flags that change nothing a spec can say, taken with their value (reported).
-_IGNORED_WITH_VALUE = {"-o", "--output", "--connect-timeout", "--retry", "-w", "--write-out", "--proxy", "-x"}
+# Their values are never shown: a proxy URL, a client key or its password may be a credential.
+_IGNORED_WITH_VALUE = {
+    "-o", "--output", "--connect-timeout", "--retry", "--retry-delay", "--retry-max-time", "-w", "--write-out",
+    "-x", "--proxy", "-U", "--proxy-user", "-E", "--cert", "--key", "--pass", "--cacert", "--capath", "--cert-type",
+    "--key-type", "-c", "--cookie-jar", "-T", "--upload-file", "-r", "--range", "-K", "--config", "--resolve",
+    "--connect-to", "--interface", "--limit-rate", "--max-redirs", "-D", "--dump-header", "--ciphers", "-y",
+    "--speed-time", "-Y", "--speed-limit", "--trace", "--trace-ascii", "--stderr", "--unix-socket", "--aws-sigv4",
+}
 
 _ANSI_ESCAPES = {"a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t",
                  "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
@@ -165,7 +172,7 @@ def import_curl(argv: list[str]) -> ImportResult:
                 if sep and name.strip():
                     headers.append((name.strip(), hvalue.strip()))
                 else:
-                    unknown.append(f"{flag} {name.strip()!r} (a header without a value)")
+                    unknown.append(f"{flag} (a header without a value)")
             elif kind == "cookie":
                 if "=" in value:
                     headers.append(("Cookie", value))
@@ -196,7 +203,7 @@ def import_curl(argv: list[str]) -> ImportResult:
             elif kind == "referer":
                 headers.append(("Referer", value))
             elif kind == "timeout":
-                unknown.append(f"{flag} {value} (set `timeout:` by hand)")
+                unknown.append(f"{flag} (set `timeout:` by hand)")
         elif arg in _FLAGS:
             kind = _FLAGS[arg]
             get |= kind == "get"
@@ -204,11 +211,14 @@ def import_curl(argv: list[str]) -> ImportResult:
             head |= kind == "head"
             if kind == "insecure":
                 unknown.append(f"{arg} (use `runner run --insecure`)")
+        elif arg == "--oauth2-bearer" and i + 1 < len(argv):
+            headers.append(("Authorization", "Bearer " + argv[i + 1]))
+            i += 1
         elif arg in _IGNORED_WITH_VALUE:
-            unknown.append(f"{arg} {argv[i + 1] if i + 1 < len(argv) else ''}".strip())
+            unknown.append(f"{arg} VALUE")
             i += 1
         elif arg.startswith("-") and arg != "-":
-            unknown.append(arg)
+            unknown.append(arg.split("=")[0])  # never a value given as --flag=value
         else:
             urls.append(arg)
         i += 1
@@ -219,7 +229,12 @@ def import_curl(argv: list[str]) -> ImportResult:
         url = "http://" + url
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"the curl command's URL is not an http(s) URL: {parts.scheme or url[:40]}")
+        raise UsageError(f"the curl command's URL is not an http(s) URL (scheme {parts.scheme or 'missing'!r})")
+    if "@" in parts.netloc:  # user:password@host: the same as -u
+        userinfo, _, host = parts.netloc.rpartition("@")
+        user = user if user is not None else unquote(userinfo)
+        url = parts._replace(netloc=host).geturl()
+        parts = urlsplit(url)
     if len(urls) > 1:
         unknown.append(f"{len(urls) - 1} more URL(s) (only the first is imported)")
     body = "&".join(data) if data else None

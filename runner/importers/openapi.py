@@ -30,7 +30,13 @@ _MISSING = object()
 
 class _Doc:
     def __init__(self, path: str) -> None:
-        from ..openapi import load_document  # raises SpecError (exit 2, positioned) for a broken document
+        try:
+            from ..openapi import load_document  # raises SpecError (exit 2, positioned) for a broken document
+        except ImportError:  # the conformance package lands separately
+            from ..errors import UsageError
+
+            raise UsageError("runner import openapi needs the OpenAPI document loader (runner.openapi), "
+                             "which this build does not have") from None
 
         self.doc = load_document(path)
         self.root: dict[str, Any] = self.doc.root

@@ -271,11 +271,11 @@ def hint_for(status: int, challenges: Sequence[Challenge], sent_scheme: str | No
     credential went out; `auth_none`: the request said `auth: none` (else it had no auth)."""
     errors = {(c.param("error") or "").lower() for c in challenges}
     schemes = {c.scheme.lower() for c in challenges}
-    if status == 401:
-        if sent_scheme is None:
-            if auth_none:
-                return "no credentials were sent (auth: none)"
-            return "no credentials were sent: the request has no auth (add `auth:` to it or to the spec)"
+    if sent_scheme is None and status in (401, 403):  # no token to have been accepted or refused
+        scope = next((c.param("scope") for c in challenges if c.param("scope")), None)
+        why = " (auth: none)" if auth_none else ": the request has no auth (add `auth:` to it or to the spec)"
+        return f"no credentials were sent{why}" + (f"; the server asks for scope {scope}" if scope else "")
+    if status == 401 and sent_scheme is not None:
         if not challenges:
             return "no challenge: token missing, expired or wrong audience?"
         if sent_scheme.lower() == "bearer" and "bearer" not in schemes and "basic" in schemes:

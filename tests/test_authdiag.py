@@ -87,6 +87,9 @@ def test_hints():
     assert "invalid_request" in hint_for(400, parse_challenges(['Bearer error="invalid_request"']), "Bearer")
     assert hint_for(401, (), None, auth_none=True) == "no credentials were sent (auth: none)"
     assert "auth: none" not in hint_for(401, (), None)  # a request that simply had no auth
+    assert hint_for(403, bearer, None, auth_none=True) == (
+        "no credentials were sent (auth: none); the server asks for scope pets:write")  # no token to accept
+    assert "token accepted" not in hint_for(403, (), None)
 
 
 def test_diagnose_never_holds_the_token():

@@ -297,6 +297,8 @@ def _write_html(env: Environment, path: str) -> None:
 def _verdict(total: Any, load: LoadSettings, stdout: TextIO) -> int:
     """Exit 1 when a threshold is exceeded (each one said), else 0."""
     exceeded = []
+    if (load.max_fail_ratio is not None or load.p95_ms is not None) and not total.num_requests:
+        exceeded.append("no request finished, so the thresholds cannot be met")
     ratio = total.fail_ratio
     if load.max_fail_ratio is not None and ratio > load.max_fail_ratio:
         exceeded.append(f"failure ratio {ratio:.4f} > --max-fail-ratio {load.max_fail_ratio:g}")

@@ -117,6 +117,21 @@ def test_thresholds_exceeded_exit_1(specs):
 
 
 @needs_locust
+def test_a_threshold_with_no_request_finished_is_not_met(tmp_path):
+    write(tmp_path / "nothing.yaml", """
+        base_url: http://127.0.0.1:9
+        weight: 1
+        requests:
+          - name: skipped
+            url: /
+            skip: not today
+        """)
+    code, out, err = load(["nothing.yaml", "--run-time", "1s", "--p95-ms", "300"], tmp_path)
+    assert code == 1, err
+    assert "threshold exceeded: no request finished" in out
+
+
+@needs_locust
 def test_no_checks_keeps_only_the_status(tmp_path, http_server):
     write(tmp_path / "wrong.yaml", f"""
         base_url: {http_server.url}

@@ -27,6 +27,11 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from jsonschema.exceptions import best_match, relevance
 from jsonschema.validators import validator_for
 
+try:
+    import jsonschema_rs
+except ImportError:  # no wheel for this platform: jsonschema does all the work (slower, same verdicts)
+    jsonschema_rs = None
+
 from ._yaml import SourceMap
 from .jsonvalue import json_type
 from .redact import shown_url
@@ -351,299 +356,21 @@ class _Converter:
 
 # ------------------------------------------------------------------ the fast check
 #
-# Nearly every document is valid, and jsonschema spends most of a load proving it
-# (a validator object per keyword and subschema). `_compile` turns our own schema
-# into plain Python predicates that answer one question: is this value valid? The
-# answer must be EXACTLY jsonschema's (a predicate under `not` or `oneOf` that is
-# merely stricter would let an invalid value through), so every keyword is handled
-# the way jsonschema 2020-12 handles it, and where that is not certain the check
-# raises `_Unsure` and jsonschema decides. A keyword we do not handle makes the
-# schema uncompilable (`_Unsupported`): then jsonschema does all the work. When the
-# fast check says "invalid", jsonschema runs too and its errors are the ones shown.
-
-
-class _Unsupported(Exception):
-    """The schema uses something the fast check does not implement."""
-
-
-class _Unsure(Exception):
-    """The fast check cannot decide this value exactly the way jsonschema would."""
-
-
-_NONE_TYPE = type(None)
-_KIND = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean", _NONE_TYPE: "null"}
-# keywords that only annotate (jsonschema's VALIDATORS does not know them either)
-_HANDLED = {
-    "$ref", "type", "const", "enum", "pattern", "minLength", "maxLength", "minimum", "maximum",
-    "exclusiveMinimum", "exclusiveMaximum", "properties", "additionalProperties", "patternProperties",
-    "required", "minProperties", "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas",
-    "items", "minItems", "maxItems", "anyOf", "allOf", "oneOf", "not", "if",
-}
-
-
-def _kind(x: Any) -> str:
-    kind = _KIND.get(type(x))
-    if kind is None:
-        raise _Unsure
-    return kind
-
-
-def _has_type(x: Any, name: str) -> bool:
-    """jsonschema's type check (draft 2020-12) for the plain JSON-like types."""
-    kind = _kind(x)
-    if name == kind:
-        return True
-    if name == "number":
-        return kind == "integer"
-    if name == "integer":
-        return kind == "number" and x.is_integer()
-    return False
-
-
-def _equal(x: Any, y: Any) -> bool:
-    """jsonschema's `equal`: strings compare as strings, true != 1, 1 == 1.0; two
-    lists or two mappings are left to jsonschema."""
-    kx, ky = _kind(x), _kind(y)
-    if kx == "string" or ky == "string":
-        return x == y
-    if kx in ("array", "object") or ky in ("array", "object"):
-        if kx == ky:
-            raise _Unsure
-        return False
-    if (kx == "boolean") != (ky == "boolean"):
-        return False
-    return x == y
-
-
-def _is_number(x: Any) -> bool:
-    t = type(x)
-    return t is int or t is float
-
-
-class _Compiler:
-    def __init__(self, root: dict) -> None:
-        self.root = root
-        self.refs: dict[str, list] = {}
-
-    def ref(self, ref: str):
-        if not isinstance(ref, str) or not ref.startswith("#/") or "~" in ref or "%" in ref:
-            raise _Unsupported(ref)
-        cell = self.refs.get(ref)
-        if cell is None:
-            cell = self.refs[ref] = [None]
-            node: Any = self.root
-            for part in ref[2:].split("/"):
-                if not isinstance(node, dict) or part not in node:
-                    raise _Unsupported(ref)
-                node = node[part]
-            cell[0] = self.compile(node)
-        return lambda x: cell[0](x)
-
-    def compile(self, schema: Any):  # noqa: C901 - one branch per keyword
-        if schema is True:
-            return lambda x: True
-        if schema is False:
-            return lambda x: False
-        if not isinstance(schema, dict):
-            raise _Unsupported("schema")
-        if schema is not self.root and ("$id" in schema or "$anchor" in schema or "$dynamicAnchor" in schema):
-            raise _Unsupported("$id")
-        for key in schema:
-            if key in Draft202012Validator.VALIDATORS and key not in _HANDLED:
-                raise _Unsupported(key)
-        checks = []
-        if "$ref" in schema:
-            checks.append(self.ref(schema["$ref"]))
-        if "type" in schema:
-            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            if len(names) == 1 and names[0] in ("object", "array", "string", "boolean", "null"):
-                wanted = {"object": dict, "array": list, "string": str, "boolean": bool, "null": _NONE_TYPE}[names[0]]
-
-                def check_type(x, wanted=wanted):
-                    if type(x) is wanted:
-                        return True
-                    _kind(x)
-                    return False
-
-                checks.append(check_type)
-            else:
-                checks.append(lambda x, names=tuple(names): any(_has_type(x, n) for n in names))
-        if "const" in schema:
-            const = schema["const"]
-            checks.append(lambda x: _equal(x, const))
-        if "enum" in schema:
-            enum = list(schema["enum"])
-            strings = frozenset(e for e in enum if type(e) is str)
-            if len(strings) == len(enum):
-
-                def check_enum(x):
-                    if type(x) is str:
-                        return x in strings
-                    _kind(x)
-                    return False
-
-                checks.append(check_enum)
-            else:
-                checks.append(lambda x: any(_equal(x, e) for e in enum))
-        checks.extend(self.string(schema))
-        checks.extend(self.number(schema))
-        obj = self.object(schema)
-        if obj is not None:
-            checks.append(obj)
-        arr = self.array(schema)
-        if arr is not None:
-            checks.append(arr)
-        checks.extend(self.applicators(schema))
-        if not checks:
-            return lambda x: True
-        if len(checks) == 1:
-            return checks[0]
-        if len(checks) == 2:
-            a, b = checks
-            return lambda x: a(x) and b(x)
-        checks_t = tuple(checks)
-        return lambda x: all(c(x) for c in checks_t)
-
-    def string(self, schema: dict) -> list:
-        out = []
-        if "minLength" in schema:
-            n = schema["minLength"]
-            out.append(lambda x: type(x) is not str or len(x) >= n)
-        if "maxLength" in schema:
-            n2 = schema["maxLength"]
-            out.append(lambda x: type(x) is not str or len(x) <= n2)
-        if "pattern" in schema:
-            search = re.compile(schema["pattern"]).search
-            out.append(lambda x: type(x) is not str or search(x) is not None)
-        return out
-
-    def number(self, schema: dict) -> list:
-        out = []
-        for key, ok in (
-            ("minimum", lambda x, v: x >= v),
-            ("maximum", lambda x, v: x <= v),
-            ("exclusiveMinimum", lambda x, v: x > v),
-            ("exclusiveMaximum", lambda x, v: x < v),
-        ):
-            if key in schema:
-                limit = schema[key]
-                if not _is_number(limit):
-                    raise _Unsupported(key)
-                out.append(lambda x, ok=ok, limit=limit: not _is_number(x) or ok(x, limit))
-        return out
-
-    def object(self, schema: dict):
-        keys = ("properties", "additionalProperties", "patternProperties", "required", "minProperties", "maxProperties", "propertyNames", "dependentRequired", "dependentSchemas")
-        if not any(k in schema for k in keys):
-            return None
-        props = {k: self.compile(v) for k, v in (schema.get("properties") or {}).items()}
-        patterns = [(re.compile(p).search, self.compile(v)) for p, v in (schema.get("patternProperties") or {}).items()]
-        additional = schema.get("additionalProperties", True)
-        extra = None if additional is True else self.compile(additional)
-        required = tuple(schema.get("required") or ())
-        min_p = schema.get("minProperties")
-        max_p = schema.get("maxProperties")
-        names = self.compile(schema["propertyNames"]) if "propertyNames" in schema else None
-        dep_req = dict(schema.get("dependentRequired") or {})
-        dep_schemas = {k: self.compile(v) for k, v in (schema.get("dependentSchemas") or {}).items()}
-
-        def check_object(x):
-            if type(x) is not dict:
-                _kind(x)
-                return True
-            for k in required:
-                if k not in x:
-                    return False
-            if min_p is not None and len(x) < min_p:
-                return False
-            if max_p is not None and len(x) > max_p:
-                return False
-            for k, v in x.items():
-                if type(k) is not str:
-                    raise _Unsure
-                if names is not None and not names(k):
-                    return False
-                matched = False
-                check = props.get(k)
-                if check is not None:
-                    matched = True
-                    if not check(v):
-                        return False
-                for search, pcheck in patterns:
-                    if search(k):
-                        matched = True
-                        if not pcheck(v):
-                            return False
-                if not matched and extra is not None and not extra(v):
-                    return False
-            for k, needed in dep_req.items():
-                if k in x and any(n not in x for n in needed):
-                    return False
-            for k, dcheck in dep_schemas.items():
-                if k in x and not dcheck(x):
-                    return False
-            return True
-
-        return check_object
-
-    def array(self, schema: dict):
-        if not any(k in schema for k in ("items", "minItems", "maxItems")):
-            return None
-        items = self.compile(schema["items"]) if "items" in schema else None
-        min_i = schema.get("minItems")
-        max_i = schema.get("maxItems")
-
-        def check_array(x):
-            if type(x) is not list:
-                _kind(x)
-                return True
-            if min_i is not None and len(x) < min_i:
-                return False
-            if max_i is not None and len(x) > max_i:
-                return False
-            if items is not None:
-                for item in x:
-                    if not items(item):
-                        return False
-            return True
-
-        return check_array
-
-    def applicators(self, schema: dict) -> list:
-        out = []
-        if "allOf" in schema:
-            parts = tuple(self.compile(s) for s in schema["allOf"])
-            out.append(lambda x: all(p(x) for p in parts))
-        if "anyOf" in schema:
-            branches = tuple(self.compile(s) for s in schema["anyOf"])
-            out.append(lambda x: any(b(x) for b in branches))
-        if "oneOf" in schema:
-            choices = tuple(self.compile(s) for s in schema["oneOf"])
-            out.append(lambda x: sum(1 for c in choices if c(x)) == 1)
-        if "not" in schema:
-            inner = self.compile(schema["not"])
-            out.append(lambda x: not inner(x))
-        if "if" in schema:
-            cond = self.compile(schema["if"])
-            then = self.compile(schema["then"]) if "then" in schema else None
-            other = self.compile(schema["else"]) if "else" in schema else None
-
-            def check_if(x):
-                if cond(x):
-                    return then is None or then(x)
-                return other is None or other(x)
-
-            out.append(check_if)
-        return out
-
+# Nearly every document is valid, and jsonschema spends most of a load proving it.
+# jsonschema-rs (draft 2020-12, compiled) answers "is this valid?" in microseconds;
+# jsonschema still writes every message, and runs only when that answer is not a
+# plain yes. The documents come from our YAML/JSON loaders (dict, list, str, int,
+# float, bool, None only; a tuple would pass as an array here). Only a yes is trusted: a no, an error, or no wheel for this platform
+# hands the document to jsonschema, which decides.
 
 @functools.lru_cache(maxsize=None)
 def _fast_check(name: str):
-    """The fast validity check of a packaged schema, or None when it cannot be compiled."""
-    schema = load_validator(name).schema
+    """jsonschema-rs's `is_valid` for a packaged schema, or None when it is not at hand."""
+    if jsonschema_rs is None:
+        return None
     try:
-        return _Compiler(schema).compile(schema)
-    except (_Unsupported, re.error, TypeError, ValueError):
+        return jsonschema_rs.Draft202012Validator(json.loads(schema_text(name)), validate_formats=True).is_valid
+    except Exception:  # noqa: BLE001 - a schema it cannot compile: jsonschema decides
         return None
 
 
@@ -655,7 +382,7 @@ def _is_surely_valid(data: Any, validator: Draft202012Validator) -> bool:
                 return False
             try:
                 return check(data) is True
-            except (_Unsure, RecursionError):
+            except Exception:  # noqa: BLE001 - a value it cannot take (a non-string key): jsonschema decides
                 return False
     return False
 

@@ -19,6 +19,7 @@ ALLOWED = {
     "referencing": {"_schema.py", "bodyschema.py", "openapi/validators.py"},
     "openapi_schema_validator": {"openapi/validators.py"},
     "openapi_spec_validator": {"openapi/validators.py"},
+    "jsonschema_rs": {"_schema.py"},
     "dotenv": {"secrets/dotenv_source.py"},
     "keyring": {"secrets/keyring_source.py"},
     "jsonpath": {"expectations.py", "_build.py"},

@@ -21,8 +21,9 @@ rules, which are the YAML 1.2 core schema's, made a little stricter:
 - explicit tags: `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!map`,
   `!!seq`; any other tag (`!!binary`, `!!set`, `!!python/...`, `!custom`) is an error;
 - mapping keys must be strings (`200:` is an error: quote it), except the merge
-  key `<<`; duplicate keys are errors; aliases and merge keys work, but the
-  expanded document is capped at MAX_NODES nodes and recursive aliases are refused;
+  key `<<`; duplicate keys are errors; aliases and merge keys work, but aliases may
+  add at most MAX_NODES values to the document and recursive aliases are refused
+  (the size of the file itself is capped by MAX_TEXT, not by a node count);
 - nesting deeper than MAX_DEPTH is refused BEFORE composing, by counting
   `yaml.parse` events (the composers recurse: the C one crashes the process on
   very deep input, the Python one raises RecursionError).
@@ -281,8 +282,10 @@ def _check_text(text: str, filename: str) -> None:
 # ------------------------------------------------------------------ depth pre-scan
 
 
-def _prescan(text: str, filename: str, loader: type = _Loader) -> int:
-    """Count nesting and documents over parse events (no composing). Returns the number of documents."""
+def _prescan(text: str, filename: str, loader: type = _Loader) -> tuple[int, int]:
+    """Count nesting, documents and values over parse events (no composing).
+
+    Returns (documents, values written in the text): aliases may add MAX_NODES more."""
     if loader is _FastLoader and _CParser is not None:
         events = iter(_CParser(text).get_event, None)  # libyaml's parser, without the loader's wrapping
     else:
@@ -290,11 +293,14 @@ def _prescan(text: str, filename: str, loader: type = _Loader) -> int:
     deltas = _DEPTH_DELTA
     depth = 0
     documents = 0
+    values = 0
     for event in events:
         delta = deltas.get(type(event))
         if delta is None:
+            values += type(event) is yaml.ScalarEvent
             continue
         if delta == 1:
+            values += 1
             depth += 1
             if depth > MAX_DEPTH:
                 raise _Abort(Diagnostic(f"nesting is deeper than {MAX_DEPTH} levels", _span(filename, event.start_mark), title="YAML too deep"))
@@ -304,7 +310,7 @@ def _prescan(text: str, filename: str, loader: type = _Loader) -> int:
             documents += 1
             if documents > 1:
                 raise _Abort(Diagnostic("the file holds several YAML documents (---); it must hold one", _span(filename, event.start_mark), title="YAML error"))
-    return documents
+    return documents, values
 
 
 _DEPTH_DELTA = {
@@ -345,6 +351,7 @@ class _Walker:
     filename: str
     smap: SourceMap
     count: int = 0
+    limit: int = MAX_NODES  # values the walk may produce: the text's own plus MAX_NODES through aliases
     active: set = field(default_factory=set)
 
     def fail(self, message: str, node: Node, hint: str | None = None) -> _Abort:
@@ -416,8 +423,8 @@ class _Walker:
     # ---- structure
     def walk(self, node: Node, path: YamlPath, key_node: Node | None, depth: int) -> Any:
         self.count += 1
-        if self.count > MAX_NODES:
-            raise self.fail(f"the document expands to more than {MAX_NODES} values (aliases repeated too often?)", node, "aliases (*name) are expanded; a chain of aliases can blow up")
+        if self.count > self.limit:
+            raise self.fail(f"aliases expand the document by more than {MAX_NODES} values (repeated too often?)", node, "aliases (*name) are expanded; a chain of aliases can blow up")
         if depth > MAX_DEPTH:
             raise self.fail(f"nesting is deeper than {MAX_DEPTH} levels (through aliases)", node)
         if key_node is None:
@@ -483,8 +490,8 @@ class _Walker:
             if id(source) in self.active:
                 raise self.fail("recursive alias: a node contains itself", source)
             self.count += 1
-            if self.count > MAX_NODES:
-                raise self.fail(f"the document expands to more than {MAX_NODES} values (aliases repeated too often?)", source)
+            if self.count > self.limit:
+                raise self.fail(f"aliases expand the document by more than {MAX_NODES} values (repeated too often?)", source)
             self.active.add(id(source))
             try:
                 nested = []
@@ -521,7 +528,8 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
 
     Handles the plain documents almost every spec is: one document, a mapping at
     the top, no anchors, aliases, merge keys or explicit tags, nesting within
-    MAX_DEPTH, at most MAX_NODES values, and no error of any kind. For anything
+    MAX_DEPTH, and no error of any kind (no node cap: without aliases the number
+    of values is bounded by the text, which MAX_TEXT caps). For anything
     else it returns _FALLBACK, and `parse` takes the careful path (depth pre-scan,
     compose, walk), which gives every refusal its message and position. It
     recurses nowhere (an explicit stack), so deep input cannot hurt it, and it
@@ -551,8 +559,6 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 if tag is not None and tag != "!":
                     return _FALLBACK
                 count += 1
-                if count > MAX_NODES:
-                    return _FALLBACK
                 value = event.value
                 if event.style == '"' and _SURROGATE.search(value):
                     return _FALLBACK
@@ -589,7 +595,7 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 if tag is not None and tag != "!":
                     return _FALLBACK
                 count += 1
-                if len(stack) >= MAX_DEPTH or count > MAX_NODES:
+                if len(stack) >= MAX_DEPTH:
                     return _FALLBACK
                 container = {} if kind is _MAP_START else []
                 if not stack:
@@ -652,19 +658,19 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
     smap.entries.clear()
     try:
         try:
-            documents = _prescan(text, filename, _FastLoader)
+            documents, values = _prescan(text, filename, _FastLoader)
             node = yaml.compose(text, Loader=_FastLoader) if documents else None
         except yaml.YAMLError:
             # Errors are rare: redo with the pure-Python parser, whose messages and
             # positions are the ones our diagnostics (and their tests) are written for.
-            documents = _prescan(text, filename)
+            documents, values = _prescan(text, filename)
             node = yaml.compose(text, Loader=_Loader) if documents else None
         if node is None or (isinstance(node, ScalarNode) and node.tag == _PLAIN and node.value == "" and not node.style):
             raise _Abort(Diagnostic(f"{what} is empty", Span.point(filename), title="YAML error"))
         if require_mapping and not isinstance(node, MappingNode):
             got = "a list" if isinstance(node, SequenceNode) else "a single value"
             raise _Abort(Diagnostic(f"expected a mapping (key: value lines) at the top of the {what}, got {got}", _node_span(filename, node), title="YAML error"))
-        walker = _Walker(filename, smap)
+        walker = _Walker(filename, smap, limit=values + MAX_NODES)
         data = walker.walk(node, (), None, 0)
     except _Abort as exc:
         raise SpecError([exc.diagnostic]) from None

@@ -405,3 +405,26 @@ def test_fast_path_plain_words_match_the_walker():
     walker = _yaml._Walker("t.yaml", _yaml.SourceMap("t.yaml"))
     for word, value in _yaml._PLAIN_WORDS.items():
         assert walker.plain(None, word) is value
+
+
+def _big_spec(n: int, anchor: str = "") -> str:
+    lines = ["version: 1", f"name: big{anchor}", "requests:"]
+    for i in range(n):
+        lines += [f"  - name: r{i}", "    url: /x", "    expect:", "      status: 200", "      json:", "        $.count: 2"]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_large_plain_file_takes_the_one_pass_path():
+    # 20,000 requests are ~180,000 values: more than MAX_NODES, yet no alias, so no cap applies
+    from runner import _yaml
+
+    smap = _yaml.SourceMap("big.yaml")
+    out = _yaml._fast_parse(_big_spec(20_000), _yaml._Walker("big.yaml", smap))
+    assert out is not _yaml._FALLBACK
+    assert len(out["requests"]) == 20_000
+    assert smap.value_span(("requests", 19_999, "name")).line == 4 + 6 * 19_999
+
+
+def test_a_large_file_with_an_anchor_is_not_taken_for_an_alias_bomb():
+    doc = data(_big_spec(20_000, anchor="\nx: &x 1\ny: *x"))
+    assert len(doc["requests"]) == 20_000 and doc["y"] == 1

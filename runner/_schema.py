@@ -20,12 +20,7 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
-
-import referencing
-from jsonschema import Draft202012Validator, FormatChecker, ValidationError
-from jsonschema.exceptions import best_match, relevance
-from jsonschema.validators import validator_for
+from typing import TYPE_CHECKING, Any, Iterable
 
 try:
     import jsonschema_rs
@@ -36,6 +31,9 @@ from ._yaml import SourceMap
 from .jsonvalue import json_type
 from .redact import shown_url
 from .source import Diagnostic
+
+if TYPE_CHECKING:  # jsonschema is imported only when a document needs it (start-up time)
+    from jsonschema import Draft202012Validator, ValidationError
 
 __all__ = ["SCHEMA_NAMES", "schema_text", "load_validator", "validate", "check_body_schema"]
 
@@ -63,6 +61,9 @@ def schema_text(name: str) -> str:
 @functools.lru_cache(maxsize=None)
 def load_validator(name: str) -> Draft202012Validator:
     """A validator for a packaged schema; built once per name (pure: same input, same validator)."""
+    import referencing
+    from jsonschema import Draft202012Validator, FormatChecker
+
     schema = json.loads(schema_text(name))
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema, registry=referencing.Registry(), format_checker=FormatChecker())
@@ -255,6 +256,8 @@ class _Converter:
     def property_name(self, error: ValidationError, path) -> Diagnostic:
         # the error's instance is the key (a key is not a secret: keys name things)
         key = error.instance
+        from jsonschema.exceptions import best_match
+
         sub = best_match(error.context) if error.context else None
         schema = error.validator_value if isinstance(error.validator_value, dict) else {}
         message = schema.get("x-message") or (self.simple(sub, sub.schema if isinstance(sub.schema, dict) else {}) if sub else "invalid key")
@@ -333,6 +336,8 @@ class _Converter:
 
         ranked = sorted(viable.items(), key=fit)
         best_subs = ranked[0][1]
+        from jsonschema.exceptions import best_match, relevance
+
         best = best_match(best_subs, key=relevance)
         out = self.convert(best) if best is not None else []
         more = len(viable) - 1
@@ -374,23 +379,27 @@ def _fast_check(name: str):
         return None
 
 
-def _is_surely_valid(data: Any, validator: Draft202012Validator) -> bool:
-    for name in ("spec", "config"):
-        if validator is load_validator(name):
-            check = _fast_check(name)
-            if check is None:
-                return False
-            try:
-                return check(data) is True
-            except Exception:  # noqa: BLE001 - a value it cannot take (a non-string key): jsonschema decides
-                return False
-    return False
+def _is_surely_valid(data: Any, name: str) -> bool:
+    check = _fast_check(name) if name in ("spec", "config") else None
+    if check is None:
+        return False
+    try:
+        return check(data) is True
+    except Exception:  # noqa: BLE001 - a value it cannot take (a non-string key): jsonschema decides
+        return False
 
 
-def validate(data: Any, validator: Draft202012Validator, smap: SourceMap) -> list[Diagnostic]:
-    """Every schema error of `data`, in plain words, positioned, sorted and de-duplicated."""
-    if _is_surely_valid(data, validator):
-        return []
+def validate(data: Any, schema: str | Draft202012Validator, smap: SourceMap) -> list[Diagnostic]:
+    """Every schema error of `data`, in plain words, positioned, sorted and de-duplicated.
+
+    `schema` is a packaged schema's name (then a valid document costs no jsonschema
+    import at all) or a validator."""
+    if isinstance(schema, str):
+        if _is_surely_valid(data, schema):
+            return []
+        validator = load_validator(schema)
+    else:
+        validator = schema
     converter = _Converter(smap, validator.schema if isinstance(validator.schema, dict) else {})
     found: dict[tuple, Diagnostic] = {}
     for error in validator.iter_errors(data):
@@ -461,6 +470,10 @@ def check_body_schema(schema: Any, *, base_dir: str | None = None) -> str | None
         return None
     if not isinstance(schema, dict):
         return "a JSON Schema must be a mapping or true/false"
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+    from jsonschema.validators import validator_for
+
     try:
         cls = validator_for(schema, default=Draft202012Validator)
     except Exception:  # an unknown $schema URI  # noqa: BLE001

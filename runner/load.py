@@ -21,7 +21,7 @@ from typing import Any
 
 from . import model as m
 from ._build import build_config, build_fragment, build_spec
-from ._schema import load_validator, validate
+from ._schema import validate
 from ._schema import schema_text as _schema_text
 from ._yaml import SourceMap, decode, parse
 from .errors import SpecError
@@ -50,7 +50,7 @@ def schema_text(name: str) -> str:
 
 def _load(text: str, *, filename: str, name: str, validator=None) -> tuple[Any, SourceMap]:
     data, smap = parse(text, filename=filename, what=name)
-    problems = validate(data, validator or load_validator(name), smap)
+    problems = validate(data, validator or name, smap)
     if problems:
         raise SpecError(problems)
     return data, smap

@@ -78,8 +78,9 @@ class SourceMap:
     """Where each value of a document came from.
 
     `entries[path] = (key_start, key_end, value_start, value_end)`: the parser's
-    0-based marks (objects with `.line` and `.column`); the key marks are None for
-    the root and for list items. `Span`s are made only when asked for (a load of a
+    0-based positions, each packed in one int (`_pos`: a mark object per position
+    was most of a large file's memory); the key positions are None for the root
+    and for list items. `Span`s are made only when asked for (a load of a
     large spec records tens of thousands of positions and needs a few of them).
     Lookups fall back to the nearest ancestor, so a path that is not recorded (a
     value built later) still gets a sensible position.
@@ -111,13 +112,23 @@ class SourceMap:
         return _mark_span(self.path, entry[2], entry[3])
 
 
-def _mark_span(filename: str, start, end) -> Span:
-    """0-based marks -> a 1-based Span; a block collection ends at the start of the
-    next token, so a span that would cross lines stays on its first line."""
-    first = Position(start.line + 1, start.column + 1)
-    if end is None or end.line != start.line or end.column == start.column:
+_COLUMN_BITS = 23  # a column below 2**23 (MAX_TEXT is 5 Mi characters)
+_COLUMN_MASK = (1 << _COLUMN_BITS) - 1
+
+
+def _pos(mark) -> int:
+    """A parser mark's 0-based line and column, packed in one int."""
+    return (mark.line << _COLUMN_BITS) | mark.column
+
+
+def _mark_span(filename: str, start: int, end: int | None) -> Span:
+    """0-based packed positions -> a 1-based Span; a block collection ends at the start
+    of the next token, so a span that would cross lines stays on its first line."""
+    line, column = start >> _COLUMN_BITS, start & _COLUMN_MASK
+    first = Position(line + 1, column + 1)
+    if end is None or end >> _COLUMN_BITS != line or end & _COLUMN_MASK == column:
         return Span(filename, first, first)
-    return Span(filename, first, Position(end.line + 1, end.column + 1))
+    return Span(filename, first, Position(line + 1, (end & _COLUMN_MASK) + 1))
 
 
 # ----------------------------------------------------------------- the loader class
@@ -174,7 +185,7 @@ def _span(filename: str, node_or_mark_start, end=None) -> Span:
 
 
 def _node_span(filename: str, node: Node) -> Span:
-    return _mark_span(filename, node.start_mark, node.end_mark)
+    return _mark_span(filename, _pos(node.start_mark), _pos(node.end_mark))
 
 
 def _pos_span(filename: str, text: str, index: int) -> Span:
@@ -428,9 +439,9 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise self.fail(f"nesting is deeper than {MAX_DEPTH} levels (through aliases)", node)
         if key_node is None:
-            self.smap.entries[path] = (None, None, node.start_mark, node.end_mark)
+            self.smap.entries[path] = (None, None, _pos(node.start_mark), _pos(node.end_mark))
         else:
-            self.smap.entries[path] = (key_node.start_mark, key_node.end_mark, node.start_mark, node.end_mark)
+            self.smap.entries[path] = (_pos(key_node.start_mark), _pos(key_node.end_mark), _pos(node.start_mark), _pos(node.end_mark))
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if id(node) in self.active:
@@ -577,16 +588,16 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                         if type(value) is not str or value in frame[0]:
                             return _FALLBACK  # not a string, or a duplicate
                         frame[4] = value
-                        frame[5] = event.start_mark
-                        frame[6] = event.end_mark
+                        frame[5] = _pos(event.start_mark)
+                        frame[6] = _pos(event.end_mark)
                         continue
                     key = frame[4]
                     frame[0][key] = value
-                    entries[frame[1] + (key,)] = (frame[5], frame[6], event.start_mark, event.end_mark)
+                    entries[frame[1] + (key,)] = (frame[5], frame[6], _pos(event.start_mark), _pos(event.end_mark))
                     frame[4] = None
                 else:
                     container = frame[0]
-                    entries[frame[1] + (len(container),)] = (None, None, event.start_mark, event.end_mark)
+                    entries[frame[1] + (len(container),)] = (None, None, _pos(event.start_mark), _pos(event.end_mark))
                     container.append(value)
             elif kind is _MAP_START or kind is _SEQ_START:
                 if event.anchor is not None:
@@ -618,11 +629,11 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                         path = frame[1] + (len(frame[0]),)
                         frame[0].append(container)
                         own.append((None, None))
-                stack.append([container, path, kind is _MAP_START, event.start_mark, None, None, None])
+                stack.append([container, path, kind is _MAP_START, _pos(event.start_mark), None, None, None])
             elif kind is _MAP_END or kind is _SEQ_END:
                 frame = stack.pop()
                 key_start, key_end = own.pop()
-                entries[frame[1]] = (key_start, key_end, frame[3], event.end_mark)
+                entries[frame[1]] = (key_start, key_end, frame[3], _pos(event.end_mark))
             elif kind is _DOC_START:
                 documents += 1
                 if documents > 1:

@@ -15,6 +15,7 @@ Problems carry the JSON pointer in the body and the schema's `file:line:col`.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -41,11 +42,20 @@ class Problem:
     schema_at: str | None  # `openapi.yaml:41:17`: the keyword that failed
 
 
+@functools.lru_cache(maxsize=None)
+def _meta_validator(version: str) -> Any:
+    """jsonschema's validator of the OpenAPI schema itself. Not the library's own choice:
+    with jsonschema-rs installed (the runner's fast check) it would pick that backend,
+    whose errors quote the document's values and lack the fields our messages read."""
+    from openapi_spec_validator.schemas import schema_v30, schema_v31
+    from openapi_spec_validator.schemas.backend.jsonschema import create_validator
+
+    return create_validator(dict(schema_v31 if version == "3.1" else schema_v30))
+
+
 def document_problems(doc: Document, limit: int = 20) -> list[tuple[tuple, str]]:
     """(path in the root file, message) for each way the document breaks the OpenAPI schema."""
-    from openapi_spec_validator.schemas import openapi_v30_schema_validator, openapi_v31_schema_validator
-
-    validator = openapi_v31_schema_validator if doc.version == "3.1" else openapi_v30_schema_validator
+    validator = _meta_validator("3.1" if doc.version == "3.1" else "3.0")
     out = []
     for error in validator.iter_errors(doc.root):
         deepest = best_match([error]) if error.context else error

@@ -65,6 +65,7 @@ def settings_from_args(args, paths: list[str] | None, cli_vars: dict[str, Any], 
         timeout=getattr(args, "timeout", None),
         insecure=getattr(args, "insecure", False),
         curl=getattr(args, "curl", False),
+        compact_passes=getattr(args, "verbose", 0) < 2,
         reports=tuple(ReportFile(path, writer(name)) for name, path in wanted if path),
         step_summary=environ.get("GITHUB_STEP_SUMMARY") or None,
     )

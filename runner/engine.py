@@ -88,6 +88,9 @@ class RunOptions:
     # removed when the run ends); None: each file prepares its own.
     client_certs: Any = None
     only: frozenset[int] | None = None  # request indexes to run, if not all (the pytest plugin's -k/-m selection)
+    # A passing request keeps a compact record (no headers, no body): memory stays flat as
+    # a file grows. `runner run` keeps them only under -vv, which prints them.
+    compact_passes: bool = False
 
     def shared(self) -> Shared:
         if self.config is not None:
@@ -473,6 +476,8 @@ class _SpecRun:
     def _finish(self, req, built: _Built, outcome: Outcome, attempts: int, *, resp=None, checks=(), failures=(),
                 refreshed=False, location=None, auth=None, masked=None) -> StepResult:
         checks_t, failures_t = self._mask_checks(list(checks), list(failures))
+        if outcome is Outcome.PASS and self.options.compact_passes:
+            return self._compact_pass(req, built, resp, checks_t, attempts, refreshed, location)
         if masked is None and resp is not None:
             masked = self._response_snapshot(resp)
         return self._base_step(
@@ -486,6 +491,29 @@ class _SpecRun:
             request=self._request_snapshot(built),
             response=masked,
             auth=auth,
+            attempts=attempts,
+            token_refreshed=refreshed,
+            location=self.redactor.mask(location) if location is not None else None,
+            curl=self._curl(built),
+        )
+
+    def _compact_pass(self, req, built: _Built, resp, checks, attempts: int, refreshed: bool, location) -> StepResult:
+        """A passing request's record without headers or body: status, size and timing stay."""
+        p = built.prepared
+        response = None
+        if resp is not None:
+            response = ResponseSnapshot(status=resp.status, reason=self.redactor.mask(resp.reason), headers=(), body=b"",
+                                        elapsed_ms=resp.elapsed_ms, url=self.redactor.mask_built(resp.url),
+                                        truncated=False, size=resp.size or len(resp.body))
+        return self._base_step(
+            req,
+            outcome=Outcome.PASS,
+            url=self._shown_url(built),
+            status=resp.status if resp is not None else None,
+            elapsed_ms=resp.elapsed_ms if resp is not None else None,
+            checks=checks,
+            request=RequestSnapshot(p.method, self._shown_url(built)),
+            response=response,
             attempts=attempts,
             token_refreshed=refreshed,
             location=self.redactor.mask(location) if location is not None else None,

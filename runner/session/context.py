@@ -86,6 +86,7 @@ class RunContext:
             name_filter=settings.keyword,
             tags=tuple(settings.tags),
             curl=settings.curl,
+            compact_passes=settings.compact_passes,
             stop=stop,
             config=loaded.config,
             environment=loaded.env,

@@ -31,5 +31,6 @@ class RunSettings:
     timeout: float | None = None
     insecure: bool = False
     curl: bool = False
+    compact_passes: bool = False  # passing requests without headers or body (runner run, unless -vv)
     reports: tuple[ReportFile, ...] = ()  # files kept up to date during the run
     step_summary: str | None = None  # a file the final Markdown summary is appended to ($GITHUB_STEP_SUMMARY)

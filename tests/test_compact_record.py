@@ -1,0 +1,36 @@
+"""A passing request keeps a compact record (no headers, no body) unless -vv; a failure keeps its excerpts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.helpers import run_cli, write
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_passing_requests_keep_no_headers_or_body_unless_vv(tmp_path, http_server, verbose):
+    spec = write(tmp_path / "s.yaml", f"""
+        version: 1
+        name: compact
+        base_url: {http_server.url}
+        requests:
+          - {{name: passes, url: /ok, headers: {{X-Trace: t1}}, expect: {{status: 200}}}}
+          - {{name: fails, url: /ok, headers: {{X-Trace: t2}}, expect: {{status: 201}}}}
+    """)
+    report = tmp_path / "r.json"
+    code, _, err = run_cli(["run", str(spec), "--no-color", "--json", str(report)] + (["-vv"] if verbose else []))
+    assert code == 1, err
+    passed, failed = json.loads(report.read_text())["specs"][0]["steps"]
+    assert passed["outcome"] == "PASS" and failed["outcome"] == "FAIL"
+    assert passed["status"] == 200 and passed["response"]["status"] == 200 and passed["response"]["size"] > 0
+    if verbose:
+        assert passed["response"]["headers"] and passed["response"]["body_excerpt"]
+        assert passed["request"]["headers"]
+    else:
+        assert passed["response"]["headers"] == [] and passed["response"]["body_excerpt"] is None
+        assert passed["request"]["headers"] == []
+    # the failure keeps what explains it, with or without -vv
+    assert failed["response"]["headers"] and failed["response"]["body_excerpt"]
+    assert failed["request"]["headers"]

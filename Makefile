@@ -27,6 +27,7 @@ bench: $(VENV)/.installed
 	bash bench/install_nginx.sh
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/html_report.py
+	$(BIN)/python bench/lean.py
 	$(BIN)/python -m pip install -q -e '.[load]'
 	$(BIN)/python bench/load_cpu.py
 

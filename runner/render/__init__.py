@@ -34,8 +34,11 @@ Rules (the static check and the renderer share them):
   for `runner validate` (it reads no environment it is not given).
 
 Where things live: `vars.py` (variables in layers: `VarLayer`, `Shared`, `Vars`),
-`request.py` (building one request: `SpecRenderer`, `RequestPlan`, `Rendered`, URLs),
-`check.py` (the same rules, statically: `check_config`, `check_spec`).
+`request.py` (building one request: `SpecRenderer`, `Rendered`; secrets, auth, TLS),
+`plan.py` (`RequestPlan`: what is constant per request, computed once; the values that hold
+references), `urls.py` (URL joining and encoding), `body.py` (json, form, raw and multipart
+bodies), `text.py` (`RenderError`, a value as text), `check.py` (the same rules,
+statically: `check_config`, `check_spec`).
 """
 
 from .check import check_config, check_spec

@@ -15,7 +15,7 @@ from .. import model as m
 from .._build import LoadedSpec
 from ..source import Diagnostic, Span
 from ..template import Ref, Scope, TemplateError, iter_refs, render
-from .request import request_values, tls_values
+from .plan import request_values, tls_values
 from .vars import CLI, CONFIG, SEES, SPEC, Shared, VarLayer, Vars, layers_of
 
 if TYPE_CHECKING:

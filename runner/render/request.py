@@ -1,21 +1,26 @@
 """Building one request: spec + config + vars + captures + secrets -> the request sent,
-whose URL is the one shown in reports and `--curl`."""
+whose URL is the one shown in reports and `--curl`.
+
+Where things live: this module renders one request (`SpecRenderer`: secrets, values,
+base_url, auth, TLS material); `plan.py` what is constant per request (`RequestPlan`) and
+the values that hold references; `urls.py` URL joining and encoding; `body.py` the body;
+`text.py` `RenderError` and the text form of a value."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import time
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
-from urllib.parse import quote, urlencode
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import model as m
 from ..authdiag import SKEW_S, jwt_expired, jwt_expiry
 from ..errors import SecretError
-from ..redact import SENSITIVE_KEY
-from ..template import Scope, TemplateError, as_text, iter_refs, render
+from ..template import Scope, render
+from .body import _Bodies
+from .plan import IDEMPOTENT, RequestPlan, _Planner, refs_of, request_values, tls_values
+from .text import RenderError, _text
+from .urls import _wire_url, _with_query, is_absolute
 from .vars import CONFIG, SEES, SPEC, RequestVars, Shared, Vars, layers_of
 
 if TYPE_CHECKING:
@@ -25,92 +30,6 @@ if TYPE_CHECKING:
 
 __all__ = ["IDEMPOTENT", "RenderError", "Rendered", "RequestPlan", "SpecRenderer", "is_absolute", "refs_of",
            "request_values", "tls_values"]
-
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_ABSOLUTE = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
-_SPLIT_ORIGIN = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*)(.*)", re.S)
-# What requests' requote_uri leaves alone; anything else is percent-encoded.
-_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
-_NEEDS_QUOTING = re.compile(r"[^A-Za-z0-9\-._~!#$%&'()*+,/:;=?@\[\]]")
-_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
-
-
-class RenderError(Exception):
-    """The request cannot be built (no base_url, an unreadable file, a value that is not text)."""
-
-
-def is_absolute(url: str) -> bool:
-    """`scheme://...`; `/r?to=ftp://x` is relative."""
-    return _ABSOLUTE.match(url) is not None
-
-
-def _text(value: Any) -> str:
-    """A rendered value as sent in a URL, query, header or form field (null is empty)."""
-    return value if isinstance(value, str) else as_text(value)
-
-
-
-def refs_of(values: Sequence[Any]) -> tuple[set[str], set[str]]:
-    """(var names, secret names) referenced by `values`; malformed references are ignored here."""
-    var_refs: set[str] = set()
-    secret_refs: set[str] = set()
-    for value in values:
-        if (isinstance(value, str) and "${" not in value) or value is None or value == []:
-            continue  # nothing to find (the common case)
-        try:
-            for ref in iter_refs(value):
-                if ref.kind == "var":
-                    var_refs.add(ref.name)
-                elif ref.kind == "secret":
-                    secret_refs.add(ref.name)
-        except TemplateError:
-            pass
-    return var_refs, secret_refs
-
-
-def _wire_url(url: str) -> str:
-    """The URL as requests puts it on the wire: characters a URL cannot hold are
-    percent-encoded (requote_uri), the scheme and host are left as written."""
-    if _NEEDS_QUOTING.search(url) is None and "%" not in url:
-        return url
-    m_ = _SPLIT_ORIGIN.match(url)
-    origin, rest = (m_.group(1), m_.group(2)) if m_ else ("", url)
-    safe = _URL_SAFE if _BAD_PERCENT.search(rest) is None else _URL_SAFE.replace("%", "")
-    return origin + quote(rest, safe=safe)
-
-
-def _with_query(url: str, params: list[tuple[str, str]]) -> str:
-    """`params` appended to the query `url` already has (before any #fragment), as requests does."""
-    if not params:
-        return url
-    base, hash_, fragment = url.partition("#")
-    encoded = urlencode(params)
-    if "?" not in base:
-        base += "?" + encoded
-    elif base.endswith("?"):
-        base += encoded
-    else:
-        base += "&" + encoded
-    return base + hash_ + fragment
-
-
-@dataclass(slots=True)
-class RequestPlan:
-    """What is constant about one request for the whole run, computed once."""
-
-    req: m.RequestDef
-    var_refs: frozenset[str]
-    secret_refs: frozenset[str]
-    headers: list[tuple[str, Any, bool]]  # (name, value or template, needs render)
-    secret_headers: frozenset[str]  # lower-case names dropped on a cross-origin redirect
-    auth: m.Auth | None
-    timeout: float
-    follow: bool
-    max_body: int
-    verify: bool
-    retry: m.Retry | None
-    tls: m.TlsClient | None = None
 
 
 @dataclass(slots=True)
@@ -135,87 +54,7 @@ class Rendered:
 _UNSEEN: Any = object()
 
 
-def _first(*values: Any) -> Any:
-    for v in values:
-        if v is not None:
-            return v
-    return None
-
-
-def _dynamic(value: Any) -> bool:
-    """A header value that needs rendering (a template, or not text yet)."""
-    return not isinstance(value, str) or "$" in value
-
-
-def _is_credential(name: str, value: Any, auth_header: str | None) -> bool:
-    lname = name.lower()
-    if lname in _CREDENTIAL_HEADERS or lname == auth_header or SENSITIVE_KEY.search(name):
-        return True
-    return isinstance(value, str) and "${secret:" in value
-
-
-def request_values(req: m.RequestDef) -> Iterator[tuple[tuple, Any]]:
-    """Every value of a request the renderer or the evaluator renders, with its YAML path
-    (relative to the request); keys that are rendered are yielded as `{key: None}`."""
-    yield ("url",), req.url
-    for k, v in req.query:
-        yield ("query",), {k: None}
-        yield ("query", k), v
-    for k, v in req.headers:
-        yield ("headers", k), v
-    auth = req.auth
-    if isinstance(auth, m.BasicAuth):
-        yield ("auth", "basic", "username"), auth.username
-    elif isinstance(auth, m.DigestAuth):
-        yield ("auth", "digest", "username"), auth.username
-    yield from tls_values(req.tls, ("tls",))
-    body = req.body
-    if isinstance(body, m.JsonBody):
-        yield ("json",), body.value
-    elif isinstance(body, m.FormBody):
-        for k, v in body.fields:
-            yield ("form",), {k: None}
-            yield ("form", k), v
-    elif isinstance(body, m.RawBody):
-        yield ("body",), body.text
-    elif isinstance(body, m.FilesBody):
-        for part in body.files:
-            yield ("files", part.field), [part.path, part.content, part.filename]
-        for k, v in body.fields:
-            yield ("form",), {k: None}
-            yield ("form", k), v
-    for check in req.expect.headers:
-        for p in check.predicates:
-            yield _pred_path(("expect", "headers", check.name), check.predicates, p), p.operand
-    for check in req.expect.json:
-        yield ("expect", "json"), {check.path: None}  # the path itself (a key)
-        for p in check.predicates:
-            yield _pred_path(("expect", "json", check.path), check.predicates, p), p.operand
-    for p in req.expect.body:
-        yield _pred_path(("expect", "body"), req.expect.body, p), p.operand
-    for cap in req.captures:
-        yield ("capture", cap.name), cap.jsonpath or cap.header
-
-
-def tls_values(tls: m.TlsClient | None, path: tuple) -> Iterator[tuple[tuple, Any]]:
-    """The values of a `tls:` block that may hold ${...} (paths, PEM from a secret, passwords)."""
-    if tls is None:
-        return
-    for key in ("cert", "key", "password", "ca"):
-        value = getattr(tls, key)
-        if value is not None:
-            yield path + (key,), value
-    if tls.pkcs12 is not None:
-        yield path + ("pkcs12", "file"), tls.pkcs12
-    if tls.pkcs12_password is not None:
-        yield path + ("pkcs12", "password"), tls.pkcs12_password
-
-
-def _pred_path(path: tuple, preds: tuple[m.Predicate, ...], p: m.Predicate) -> tuple:
-    return path if (len(preds) == 1 and p.op == "eq") else path + (p.op,)
-
-
-class SpecRenderer:
+class SpecRenderer(_Planner, _Bodies):
     """Renders the requests of one spec file for one run (captures accumulate in it)."""
 
     def __init__(self, spec: m.Spec, shared: Shared, *, environ: Mapping[str, str], store: "SecretStore",
@@ -282,72 +121,6 @@ class SpecRenderer:
                 value = None
             self._base = (None if value is None else _text(value),)
         return self._base[0]
-
-    # -- plans
-    def _default_headers(self):
-        cached = self._defaults
-        if cached is None:
-            spec_d, conf_d = self.spec.defaults, self.shared.defaults
-            headers: dict[str, tuple[str, Any, bool]] = {}
-            for name, value in (*conf_d.headers, *spec_d.headers):
-                headers[name.lower()] = (name, value, _dynamic(value))
-            var_refs, secret_refs = refs_of([v for _, v in (*conf_d.headers, *spec_d.headers)])
-            cached = self._defaults = (headers, frozenset(var_refs), frozenset(secret_refs))
-        return cached
-
-    def plan(self, req: m.RequestDef) -> RequestPlan:
-        plan = self._plans.get(req.index)
-        if plan is None:
-            if req.row is not None:  # the rows of a for_each are one request: one plan, shared
-                shared = self._row_plans.get(id(req.row.of))
-                if shared is None:
-                    shared = self._row_plans[id(req.row.of)] = self._make_plan(req)
-                plan = replace(shared, req=req)
-            else:
-                plan = self._make_plan(req)
-            self._plans[req.index] = plan
-        return plan
-
-    def _make_plan(self, req: m.RequestDef) -> RequestPlan:
-        spec_d, conf_d = self.spec.defaults, self.shared.defaults
-        default_headers, default_vars, default_secrets = self._default_headers()
-        auth = req.auth if req.auth is not None else self.spec.auth
-        headers = dict(default_headers)
-        if isinstance(auth, m.NoAuth):
-            spec_auth = self.spec.auth
-            auth_header = spec_auth.name.lower() if isinstance(spec_auth, m.HeaderAuth) else None
-            headers = {k: h for k, h in headers.items() if not _is_credential(h[0], h[1], auth_header)}
-        for name, value in req.headers:
-            headers[name.lower()] = (name, value, _dynamic(value))
-        values = [v for _, v in request_values(req)]
-        var_refs, secret_refs = refs_of(values + [h[1] for h in headers.values()])
-        secret_headers = set(self._always_secret)
-        for name, value, dynamic in headers.values():
-            if dynamic and isinstance(value, str) and "${secret:" in value:
-                secret_headers.add(name.lower())
-        if isinstance(auth, m.HeaderAuth):
-            secret_headers.add(auth.name.lower())
-        timeout = _first(req.timeout, self.timeout, spec_d.timeout, conf_d.timeout, m.DEFAULT_TIMEOUT)
-        retry = req.retry
-        if retry is None:
-            inherited = _first(spec_d.retry, conf_d.retry)
-            if inherited is not None and req.method.upper() in IDEMPOTENT:
-                retry = inherited
-        verify = False if self.insecure else bool(_first(spec_d.verify, conf_d.verify, True))
-        return RequestPlan(
-            req=req,
-            var_refs=frozenset(var_refs),
-            secret_refs=frozenset(secret_refs),
-            headers=list(headers.values()),
-            secret_headers=frozenset(secret_headers),
-            auth=auth,
-            timeout=float(timeout),
-            follow=bool(_first(req.follow_redirects, spec_d.follow_redirects, conf_d.follow_redirects, False)),
-            max_body=int(_first(req.max_body, spec_d.max_body, conf_d.max_body, m.DEFAULT_MAX_BODY)),
-            verify=verify,
-            retry=retry,
-            tls=_first(req.tls, spec_d.tls, conf_d.tls),
-        )
 
     # -- rendering
     def render(self, plan: RequestPlan) -> Rendered:
@@ -500,58 +273,3 @@ class SpecRenderer:
             where = tls.pkcs12 or tls.cert or "a secret"
             source = "client certificate " + (where if "${secret:" not in where else "from a secret")
             raise SecretError(secret, source, exc.message, tls.span) from None
-
-    def _body(self, body: m.Body | None, headers: list[tuple[str, str]]):
-        val = self.value
-        data: Any = None
-        files = None
-        body_text: str | None = None
-        if body is None:
-            return data, files, body_text
-        lower = {h[0].lower() for h in headers}
-        if isinstance(body, m.JsonBody):
-            value = val(body.value) if body.value is not None else None
-            try:
-                body_text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise RenderError(f"json body cannot be encoded ({exc})") from None
-            data = body_text.encode("utf-8")
-            if "content-type" not in lower:
-                headers.append(("Content-Type", "application/json"))
-        elif isinstance(body, m.FormBody):
-            data = [(_text(val(k)), _text(val(v))) for k, v in body.fields]
-            body_text = urlencode(data)
-        elif isinstance(body, m.RawBody):
-            body_text = _text(val(body.text))
-            data = body_text.encode("utf-8")
-            if body.content_type and "content-type" not in lower:
-                headers.append(("Content-Type", body.content_type))
-        elif isinstance(body, m.FilesBody):
-            data = [(_text(val(k)), _text(val(v))) for k, v in body.fields] or None
-            files = []
-            shown = []
-            for part in body.files:
-                if part.path is not None:
-                    path = self._file_path(part.path)
-                    try:
-                        with open(path, "rb") as fh:
-                            content = fh.read()
-                    except (OSError, ValueError) as exc:
-                        reason = getattr(exc, "strerror", None) or "cannot be read"
-                        raise RenderError(f"file {path}: {reason}") from None
-                    filename = _text(val(part.filename)) if part.filename else os.path.basename(path)
-                else:
-                    content = _text(val(part.content)).encode("utf-8")
-                    filename = _text(val(part.filename)) if part.filename else part.field
-                files.append((part.field, (filename, content, part.content_type)))
-                shown.append(f"{part.field}={filename} ({len(content)} bytes)")
-            body_text = "multipart: " + ", ".join(shown)
-        return data, files, body_text
-
-    def _file_path(self, path: str) -> str:
-        """A `files:` path: the loader made literal paths absolute; a templated one is
-        rendered now and, when relative, read from the spec's folder."""
-        if "$" not in path:
-            return path
-        rendered = os.path.expanduser(_text(self.value(path)))
-        return os.path.normpath(os.path.join(self._spec_dir, rendered))

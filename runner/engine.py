@@ -65,10 +65,13 @@ def run_spec(
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], Any] | None = None,
     transport: Transport | None = None,
+    evaluator: Evaluator | None = None,
 ) -> SpecResult:
     """`transport`: one the caller keeps open across runs of the file (`runner load`: a user's
-    connections; its cookies are the caller's to reset); None: one for this run, closed after."""
-    return _SpecRun(spec, options, secrets, redactor, on_step, clock, sleep, transport).run()
+    connections; its cookies are the caller's to reset); None: one for this run, closed after.
+    `evaluator`: one kept across runs of the same file, so its JSONPaths, regexes and schemas
+    are compiled once (`runner load`); None: one for this run."""
+    return _SpecRun(spec, options, secrets, redactor, on_step, clock, sleep, transport, evaluator).run()
 
 
 # --------------------------------------------------------------------------- internals
@@ -80,7 +83,7 @@ _Built = Rendered
 
 
 class _SpecRun(_StepResults):
-    def __init__(self, spec, options, store, redactor, on_step, clock, sleep, transport=None) -> None:
+    def __init__(self, spec, options, store, redactor, on_step, clock, sleep, transport=None, evaluator=None) -> None:
         self.given_transport: Transport | None = transport
         self.spec: Spec = spec
         self.options: RunOptions = options
@@ -92,7 +95,7 @@ class _SpecRun(_StepResults):
         if sleep is None:
             sleep = stop.wait if stop is not None else time.sleep
         self.sleep = sleep
-        self.evaluator = Evaluator()
+        self.evaluator = evaluator if evaluator is not None else Evaluator()
         self.renderer = SpecRenderer(spec, options.shared(), environ=options.environ, store=store,
                                      redactor=redactor, insecure=options.insecure, timeout=options.timeout,
                                      client_certs=options.client_certs)

@@ -160,9 +160,11 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
     def run_file(user: Any) -> None:
         if user.transport is None:
             user.transport = context.transport()
+            user.evaluator = context.evaluator()
         user.transport.new_pass()
         try:
-            context.run_spec(index, on_step=lambda step: report(user, step), transport=user.transport)
+            context.run_spec(index, on_step=lambda step: report(user, step), transport=user.transport,
+                             evaluator=user.evaluator)
         except SecretError as exc:
             stopper.credentials(context.redactor.mask(exc.message))
         except gevent.GreenletExit:
@@ -180,6 +182,7 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
 
     attrs = {
         "transport": None,  # the user's connections, kept across passes (cookies are not)
+        "evaluator": None,  # the file's compiled JSONPaths, regexes and schemas, kept across passes
         "on_stop": on_stop,
         "weight": spec.weight,
         "wait_time": constant(0),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import re
 import time
@@ -10,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import SecretError
+from ..errors import RunnerError, SecretError
 from ..model import SecretDecl
+from ..template import TemplateError
 
 __all__ = [
     "MAX_VALUE_BYTES",
@@ -21,8 +23,11 @@ __all__ = [
     "SourceContext",
     "check_value",
     "clean_text",
+    "json_or_none",
     "lifetime_seconds",
     "make_source",
+    "redirect_words",
+    "resolve_option",
     "seconds_option",
     "source_identity",
     "url_without_query",
@@ -190,6 +195,31 @@ def url_without_query(url: str) -> str:
         return url.split("?", 1)[0].split("#", 1)[0]
     netloc = parts.netloc.rsplit("@", 1)[-1]  # never show userinfo
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def resolve_option(ctx: SourceContext, key: str, value: Any, fail: Callable[[str], SecretError]) -> Any:
+    """An option's value with its references resolved; a failure is `fail(reason)`,
+    naming the option `key` (and the secret it needed)."""
+    try:
+        return ctx.resolve_ref(value)
+    except SecretError as exc:
+        raise fail(f"'{key}' needs secret '{exc.secret}', which failed: {exc.reason}") from None
+    except (TemplateError, RunnerError) as exc:
+        raise fail(f"cannot resolve '{key}': {exc}") from None
+
+
+def json_or_none(body: bytes) -> Any:
+    """A login or token endpoint's answer as JSON, or None when it is not JSON (UTF-8)."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def redirect_words(location: str | None) -> str:
+    """`a redirect to URL` (no query string: it may carry a code) for a 3xx answer's Location."""
+    shown = url_without_query(clean_text(location or "", 200))
+    return f"a redirect{' to ' + shown if shown else ''}"
 
 
 def lifetime_seconds(raw: Any) -> float | None:

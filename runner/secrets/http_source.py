@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..errors import RunnerError, SecretError, TransportError
+from ..errors import SecretError, TransportError
 from ..jsonvalue import json_type
 from ..model import SecretDecl
 from ..redact import SENSITIVE_KEY
-from ..template import TemplateError
 from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
+from .base import json_or_none, redirect_words, resolve_option
 
 __all__ = ["HttpSource", "build", "DEFAULT_TIMEOUT_S", "ERROR_FIELDS", "reads_relative_path"]
 
@@ -72,12 +72,7 @@ class HttpSource:
 
     # ---- options -------------------------------------------------------------------
     def _render(self, key: str, value: Any) -> Any:
-        try:
-            return self.ctx.resolve_ref(value)
-        except SecretError as exc:
-            raise self._fail(f"'{key}' needs secret '{exc.secret}', which failed: {exc.reason}") from None
-        except (TemplateError, RunnerError) as exc:
-            raise self._fail(f"cannot resolve '{key}': {exc}") from None
+        return resolve_option(self.ctx, key, value, self._fail)
 
     def _request(self) -> tuple[Any, tuple[str, ...]]:
         """The login request, and the sensitive strings it carries (masked in every message)."""
@@ -165,17 +160,12 @@ class HttpSource:
     def _token(self, resp: Any, mask: tuple[str, ...]) -> SecretValue:
         status = resp.status
         if 300 <= status < 400:
-            location = url_without_query(clean_text(resp.header("Location") or "", 200))
             raise self._fail(
-                f"login answered HTTP {status} (a redirect{' to ' + location if location else ''}); "
+                f"login answered HTTP {status} ({redirect_words(resp.header('Location'))}); "
                 "use the final URL, or set follow_redirects: true",
                 mask,
             )
-        doc: Any = None
-        try:
-            doc = json.loads(resp.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            doc = None
+        doc = json_or_none(resp.body)
         if not 200 <= status < 300:
             reason = f"login refused (HTTP {status})"
             why = _server_reason(doc)

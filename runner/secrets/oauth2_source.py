@@ -47,10 +47,11 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote_plus, urlsplit
 
-from ..errors import RunnerError, SecretError, TransportError
+from ..errors import SecretError, TransportError
 from ..model import SecretDecl
 from ..template import TemplateError
 from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
+from .base import json_or_none, redirect_words, resolve_option
 
 __all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S", "reads_relative_path"]
 
@@ -115,12 +116,7 @@ class OAuth2Source:
 
     # ---- option rendering ---------------------------------------------------------
     def _render(self, key: str, value: Any) -> Any:
-        try:
-            return self.ctx.resolve_ref(value)
-        except SecretError as exc:
-            raise self._fail(f"'{key}' needs secret '{exc.secret}', which failed: {exc.reason}") from None
-        except (TemplateError, RunnerError) as exc:
-            raise self._fail(f"cannot resolve '{key}': {exc}") from None
+        return resolve_option(self.ctx, key, value, self._fail)
 
     def _text_option(self, key: str, required: bool = False) -> str | None:
         raw = self.options.get(key)
@@ -258,17 +254,12 @@ class OAuth2Source:
         ctype = (resp.header("Content-Type") or "").split(";", 1)[0].strip().lower() or "none"
         ctype = clean_text(ctype, 60)
         if 300 <= status < 400:
-            location = url_without_query(clean_text(resp.header("Location") or "", 200))
             raise self._fail(
-                f"token endpoint answered HTTP {status} (a redirect{' to ' + location if location else ''}); "
+                f"token endpoint answered HTTP {status} ({redirect_words(resp.header('Location'))}); "
                 "token requests never follow redirects: use the final URL as token_url",
                 mask,
             )
-        doc: Any = None
-        try:
-            doc = json.loads(resp.body.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            doc = None
+        doc = json_or_none(resp.body)
         if not 200 <= status < 300:
             reason = f"token endpoint refused the request (HTTP {status})"
             if isinstance(doc, Mapping) and isinstance(doc.get("error"), str):

@@ -77,11 +77,6 @@ def run_spec(
 # --------------------------------------------------------------------------- internals
 
 
-_BuildError = RenderError  # the request cannot be built: an ERROR step
-_Plan = RequestPlan
-_Built = Rendered
-
-
 class _SpecRun(_StepResults):
     def __init__(self, spec, options, store, redactor, on_step, clock, sleep, transport=None, evaluator=None) -> None:
         self.given_transport: Transport | None = transport
@@ -105,9 +100,6 @@ class _SpecRun(_StepResults):
         self.capture_owner: dict[str, str] = {}
         self._credential_names: frozenset[str] | None = None
         self.contract = options.contracts.get(spec.path)
-
-    def _plan(self, req: RequestDef) -> RequestPlan:
-        return self.renderer.plan(req)
 
     # -- the run
     def run(self) -> SpecResult:
@@ -137,7 +129,7 @@ class _SpecRun(_StepResults):
                 elif req.skip is not None:
                     step = self._skip(req, req.skip or "skip")
                 else:
-                    plan = self._plan(req)
+                    plan = self.renderer.plan(req)
                     reason = self._missing_capture(plan)
                     step = self._skip(req, reason) if reason else self._execute(req, plan)
                 if req.captures and step.outcome is not Outcome.PASS:
@@ -151,7 +143,7 @@ class _SpecRun(_StepResults):
                     self.on_step(step)
         return SpecResult(self.spec.path, self.spec.name, tuple(steps), self.clock() - started, tags=self.spec.tags)
 
-    def _missing_capture(self, plan: _Plan) -> str | None:
+    def _missing_capture(self, plan: RequestPlan) -> str | None:
         for name in sorted(plan.var_refs):
             hit = self.failed_captures.get(name)
             if hit is not None:
@@ -160,16 +152,13 @@ class _SpecRun(_StepResults):
                 return f"needs '{name}', captured by '{self.capture_owner[name]}' which did not run"
         return None
 
-    # -- building the request (render.py)
-    def _build(self, req: RequestDef, plan: RequestPlan) -> Rendered:
-        return self.renderer.render(plan)
     # -- one request, with retry and a refresh on 401
-    def _execute(self, req: RequestDef, plan: _Plan) -> StepResult:
+    def _execute(self, req: RequestDef, plan: RequestPlan) -> StepResult:
         try:
-            built = self._build(req, plan)
+            built = self.renderer.render(plan)
         except SecretError as exc:
             return self._secret_step(req, exc)
-        except (TemplateError, _BuildError) as exc:
+        except (TemplateError, RenderError) as exc:
             return self._error_step(req, f"cannot build the request: {exc}")
 
         attempts = max(1, plan.retry.attempts) if plan.retry else 1
@@ -199,10 +188,10 @@ class _SpecRun(_StepResults):
                     refreshed = True
                     try:
                         self.store.refresh(built.auth_decl, built.token or "")
-                        built = self._build(req, plan)
+                        built = self.renderer.render(plan)
                     except SecretError as exc:
                         return self._secret_step(req, exc, self._shown_url(built))
-                    except (TemplateError, _BuildError) as exc:
+                    except (TemplateError, RenderError) as exc:
                         return self._error_step(req, f"cannot build the request: {exc}")
                     attempt -= 1  # the resend after a refresh is not a retry
                     continue
@@ -236,7 +225,7 @@ class _SpecRun(_StepResults):
             return self._finish(req, built, outcome, attempt, resp=resp, checks=checks, failures=failures,
                                 refreshed=refreshed, location=location)
 
-    def _conformance(self, built: _Built, resp: ResponseSnapshot, body: Body, checks, failures, req: RequestDef):
+    def _conformance(self, built: Rendered, resp: ResponseSnapshot, body: Body, checks, failures, req: RequestDef):
         """The response against the API's OpenAPI document: a FAIL of its own kind (contract)."""
         contract = self.contract
         found = contract.check(built.prepared.method, built.prepared.url, self.renderer.base_url(), resp.status, resp.headers,

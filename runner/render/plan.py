@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from .vars import Shared
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-_CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def refs_of(values: Sequence[Any]) -> tuple[set[str], set[str]]:
@@ -71,9 +70,10 @@ def _dynamic(value: Any) -> bool:
     return not isinstance(value, str) or "$" in value
 
 
-def _is_credential(name: str, value: Any, auth_header: str | None) -> bool:
+def _is_credential(name: str, value: Any, auth_header: str | None, always_secret: frozenset[str]) -> bool:
+    """`always_secret`: transport's ALWAYS_SECRET_HEADERS (Authorization, Proxy-Authorization, Cookie)."""
     lname = name.lower()
-    if lname in _CREDENTIAL_HEADERS or lname == auth_header or SENSITIVE_KEY.search(name):
+    if lname in always_secret or lname == auth_header or SENSITIVE_KEY.search(name):
         return True
     return isinstance(value, str) and "${secret:" in value
 
@@ -183,7 +183,8 @@ class _Planner:
         if isinstance(auth, m.NoAuth):
             spec_auth = self.spec.auth
             auth_header = spec_auth.name.lower() if isinstance(spec_auth, m.HeaderAuth) else None
-            headers = {k: h for k, h in headers.items() if not _is_credential(h[0], h[1], auth_header)}
+            always = self._always_secret
+            headers = {k: h for k, h in headers.items() if not _is_credential(h[0], h[1], auth_header, always)}
         for name, value in req.headers:
             headers[name.lower()] = (name, value, _dynamic(value))
         values = [v for _, v in request_values(req)]

@@ -400,3 +400,26 @@ auth: {bearer: api}
     assert code == 3, out + err
     assert "1 passed, 0 failed, 1 auth" in out and "NO_CLIENT_SECRET" in out
     assert [r.path for r in http_server.received] == ["/ok"]
+
+
+def test_a_relative_url_without_base_url_is_shown_with_its_secrets_masked(cwd):
+    """The message quotes the URL built: masked before it is cut (a cut secret would not be
+    recognised by the redactor), and a short secret too (it is text the runner built)."""
+    write(cwd / "s.yaml", f"""
+        name: s
+        secrets:
+          tok: {{env: API_TOKEN}}
+          pin: {{env: PIN}}
+        requests:
+          - name: long
+            url: "/{"a" * 70}/${{secret:tok}}"
+          - name: short
+            url: "/x/${{secret:pin}}"
+    """)
+    code, out, err = run_cli(["run", "s.yaml", "--json", "r.json"], {"API_TOKEN": CANARY, "PIN": "q7z"})
+    assert code == 4, out + err
+    text = out + err + (cwd / "r.json").read_text(encoding="utf-8")
+    assert "relative URL '/aaaa" in out
+    assert "relative URL '/x/***' and no base_url" in out
+    assert CANARY[:6] not in text
+    assert "q7z" not in text

@@ -147,7 +147,9 @@ class SpecRenderer(_Planner, _Bodies):
         if not is_absolute(url):
             base = self.base_url()
             if not base:
-                raise RenderError(f"relative URL {url[:80]!r} and no base_url (spec, config or environment)")
+                # masked before it is cut: a cut secret would not be recognised (nor a short one)
+                shown = self.redactor.mask_built(url)[:80]
+                raise RenderError(f"relative URL {shown!r} and no base_url (spec, config or environment)")
             url = base.rstrip("/") + "/" + url.lstrip("/")
         params: list[tuple[str, str]] = []
         for name, value in req.query:

@@ -96,3 +96,21 @@ def test_not_a_collection_exits_2_and_writes_nothing(tmp_path):
         code, _, err = run_cli(["import", "postman", str(bad), "-o", str(tmp_path / "out")])
         assert code == 2 and message in err and "Traceback" not in err
         assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("request_fields", [
+    {"url": {"raw": "http://127.0.0.1:9/", "variable": 7}},
+    {"url": "http://127.0.0.1:9/", "header": 5},
+    {"url": "http://127.0.0.1:9/", "body": {"mode": "urlencoded", "urlencoded": 5}},
+    {"url": "http://127.0.0.1:9/", "body": {"mode": "formdata", "formdata": 5}},
+    {"url": "http://127.0.0.1:9/", "body": {"mode": "graphql", "graphql": "q"}},
+    {"url": "http://127.0.0.1:9/", "body": {"mode": "raw", "raw": "{}", "options": {"raw": 5}}},
+])
+def test_hand_edited_fields_of_the_wrong_type_do_not_crash(tmp_path, request_fields):
+    doc = {"info": {"name": "x"}, "variable": 5,
+           "item": [{"name": "a", "request": {"method": "GET", **request_fields}}]}
+    source = tmp_path / "c.json"
+    source.write_text(json.dumps(doc))
+    code, out, err = run_cli(["import", "postman", str(source)])
+    assert code == 0, err
+    assert "name: a" in out and "Traceback" not in err

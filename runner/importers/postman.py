@@ -77,6 +77,16 @@ def _load(path: str) -> dict[str, Any]:
     return doc
 
 
+def _list(value: Any) -> list[Any]:
+    """A collection field that should be a list: anything else (a hand-edited file) counts as empty."""
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """A collection field that should be a mapping: anything else counts as empty."""
+    return value if isinstance(value, dict) else {}
+
+
 def _pairs(value: Any) -> dict[str, Any]:
     """Postman auth parameters: v2.1 writes [{key, value}], v2.0 a mapping."""
     if isinstance(value, list):
@@ -204,7 +214,7 @@ def _url(request: dict[str, Any], ctx: _Context) -> tuple[str, dict[str, str]]:
     elif isinstance(url, dict):
         raw = str(url.get("raw", ""))
         query_items = url.get("query")
-        path_vars = {str(v.get("key")): v.get("value") for v in url.get("variable") or [] if isinstance(v, dict)}
+        path_vars = {str(v.get("key")): v.get("value") for v in _list(url.get("variable")) if isinstance(v, dict)}
     else:
         raise UsageError("a request has no url")
     raw = raw.split("#")[0]
@@ -238,7 +248,7 @@ def _body(request: dict[str, Any], data: dict[str, Any], headers: dict[str, str]
         raw = str(body.get("raw") or "")
         if not raw:
             return
-        language = ((body.get("options") or {}).get("raw") or {}).get("language") if isinstance(body.get("options"), dict) else None
+        language = _dict(_dict(body.get("options")).get("raw")).get("language")
         ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         if language == "json" or "json" in ctype:
             try:
@@ -251,12 +261,12 @@ def _body(request: dict[str, Any], data: dict[str, Any], headers: dict[str, str]
                     headers["Content-Type"] = "application/json"
         data["body"] = ctx.text(raw)
     elif mode == "urlencoded":
-        fields = [f for f in body.get("urlencoded") or [] if isinstance(f, dict) and not f.get("disabled")]
+        fields = [f for f in _list(body.get("urlencoded")) if isinstance(f, dict) and not f.get("disabled")]
         if fields:
             data["form"] = {ctx.text(f.get("key", "")): _field(f, ctx) for f in fields}
     elif mode == "formdata":
         files: dict[str, Any] = {}
-        for f in body.get("formdata") or []:
+        for f in _list(body.get("formdata")):
             if not isinstance(f, dict) or f.get("disabled"):
                 continue
             if f.get("type") == "file":
@@ -271,7 +281,7 @@ def _body(request: dict[str, Any], data: dict[str, Any], headers: dict[str, str]
         if files:
             data["files"] = files
     elif mode == "graphql":
-        graphql = body.get("graphql") or {}
+        graphql = _dict(body.get("graphql"))
         doc: dict[str, Any] = {"query": ctx.text(graphql.get("query", ""))}
         variables = graphql.get("variables")
         if variables:
@@ -315,7 +325,7 @@ def _request(item: dict[str, Any], prefix: str, inherited: Any, ctx: _Context) -
     url, query = _url(request, ctx)
     data["url"] = url
     headers: dict[str, str] = {}
-    for header in request.get("header") or []:
+    for header in _list(request.get("header")):
         if not isinstance(header, dict) or header.get("disabled"):
             continue
         name, value = str(header.get("key", "")), "" if header.get("value") is None else str(header.get("value"))
@@ -374,7 +384,7 @@ def _references(spec: ImportedSpec) -> set[str]:
 def import_postman(path: str) -> ImportResult:
     doc = _load(path)
     creds = Credentials()
-    variables = [v for v in doc.get("variable") or [] if isinstance(v, dict) and v.get("key") and not v.get("disabled")]
+    variables = [v for v in _list(doc.get("variable")) if isinstance(v, dict) and v.get("key") and not v.get("disabled")]
     ctx = _Context(creds, {}, {})
     for var in variables:
         key, value = str(var["key"]), var.get("value")

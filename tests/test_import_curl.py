@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from helpers import CANARY, run_cli
 
 from runner.cli import main
@@ -116,3 +118,20 @@ def test_ansi_c_decoding_and_tokenize():
     assert decode_ansi_c(r"a\nb\t\'c\x41\u00e9\\") == "a\nb\t'cAé\\"
     assert tokenize("curl $'a\\'b' 'c d' \"e\\\"f\"") == ["curl", "a'b", "c d", 'e"f']
     assert tokenize('curl "x" ^\n -H "a: ^\\^"b^\\^""') == ["curl", "x", "-H", 'a: "b"']
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-X", "A B", "http://127.0.0.1:9/x"], "is a word"),
+    (["http://[::1/x"], "not a valid URL"),
+    (["-F", "photo=@", "http://127.0.0.1:9/x"], "no file name after @"),
+])
+def test_a_command_that_cannot_make_a_valid_spec_exits_2(tmp_path, args, message):
+    code, _, err = run_cli(["import", "curl", "-o", str(tmp_path / "out.yaml"), "--", "curl", *args])
+    assert code == 2 and message in err and "Traceback" not in err
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_a_header_with_an_invalid_name_is_left_out(tmp_path):
+    code, out, err = run_cli(["import", "curl", "--", "curl", "-H", "Bad Name: y", "-H", "X-Ok: 1", "http://127.0.0.1:9/"])
+    assert code == 0, err
+    assert "X-Ok" in out and "Bad Name:" not in out

@@ -89,3 +89,26 @@ def test_broken_or_empty_har_exits_2_and_writes_nothing(tmp_path):
     assert code == 2 and "API call" in err
     code, _, err = run_cli(["import", "har", str(tmp_path / "missing.har")])
     assert code == 2 and "cannot read" in err
+
+
+def test_hand_edited_entries_of_the_wrong_shape_are_skipped_or_read_not_crashed_on(tmp_path):
+    good = _entry("http://127.0.0.1:9/api/ok", kind="xhr")
+    odd = [
+        {"request": {"method": "GET", "url": "http://127.0.0.1:9/api/h", "headers": 5}, "response": {"status": 200},
+         "_resourceType": "xhr"},
+        {"request": {"method": "POST", "url": "http://127.0.0.1:9/api/p", "postData": 5}, "response": {"status": 200},
+         "_resourceType": "xhr"},
+        _entry("http://127.0.0.1:9/api/f", method="POST", kind="xhr",
+               post={"mimeType": "application/x-www-form-urlencoded", "params": 5}),
+        _entry("http://127.0.0.1:9/api/n", kind="xhr", headers=[("Bad Name", "1")]),
+        _entry("http://127.0.0.1:9/api/m", method="A B", kind="xhr"),
+        _entry("http://[::1/api/v6", kind="xhr"),
+        {"request": 5, "response": 5, "_resourceType": "xhr"},
+    ]
+    source = tmp_path / "odd.har"
+    source.write_text(json.dumps({"log": {"entries": [good, *odd]}}))
+    code, out, err = run_cli(["import", "har", str(source)])
+    assert code == 0, err
+    assert "Traceback" not in err and "internal error" not in err
+    assert "/api/ok" in out and "/api/h" in out and "/api/n" in out
+    assert "/api/m" not in out and "v6" not in out

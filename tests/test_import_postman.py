@@ -114,3 +114,16 @@ def test_hand_edited_fields_of_the_wrong_type_do_not_crash(tmp_path, request_fie
     code, out, err = run_cli(["import", "postman", str(source)])
     assert code == 0, err
     assert "name: a" in out and "Traceback" not in err
+
+
+def test_an_invalid_header_name_is_left_out_and_an_invalid_method_exits_2(tmp_path):
+    source = tmp_path / "c.json"
+    request = {"method": "GET", "url": "http://127.0.0.1:9/", "header": [{"key": "Bad Name", "value": "v"}]}
+    source.write_text(json.dumps({"info": {"name": "x"}, "item": [{"name": "a", "request": request}]}))
+    code, out, err = run_cli(["import", "postman", str(source)])
+    assert code == 0, err
+    assert "TODO: header 'Bad Name' is not a valid header name" in out
+    request["method"] = "A B"
+    source.write_text(json.dumps({"info": {"name": "x"}, "item": [{"name": "a", "request": request}]}))
+    code, _, err = run_cli(["import", "postman", str(source)])
+    assert code == 2 and "is not an HTTP method" in err and "Traceback" not in err

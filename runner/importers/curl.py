@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from ..errors import UsageError
 from .credentials import Credentials
-from .httpmsg import RecordedRequest, api_url, origin_of, to_request
+from .httpmsg import RecordedRequest, api_url, is_method, origin_of, to_request
 from .specdata import ImportedSpec, ImportResult, literal
 
 __all__ = ["import_curl", "tokenize", "decode_ansi_c"]
@@ -187,6 +187,8 @@ def import_curl(argv: list[str]) -> ImportResult:
                 name, sep, raw = value.partition("=")
                 data.append(urlencode({name: raw}) if sep else urlencode({"": value})[1:])
             elif kind == "method":
+                if not is_method(value):
+                    raise UsageError(f"curl flag {flag} {value!r}: an HTTP method is a word such as GET, POST, PUT, PATCH, DELETE")
                 method = value.upper()
             elif kind == "user":
                 user = value
@@ -195,6 +197,8 @@ def import_curl(argv: list[str]) -> ImportResult:
             elif kind in ("form", "form-string"):
                 name, _, part = value.partition("=")
                 if kind == "form" and part.startswith("@"):
+                    if not part[1:].split(";")[0]:
+                        raise UsageError(f"curl flag {flag} {value!r}: no file name after @")
                     form[literal(name)] = literal(part[1:].split(";")[0])
                 else:
                     form[literal(name)] = {"content": literal(part)}
@@ -227,7 +231,10 @@ def import_curl(argv: list[str]) -> ImportResult:
     url = urls[0]
     if "://" not in url:
         url = "http://" + url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. an unclosed `[` of an IPv6 address
+        raise UsageError(f"the curl command's URL is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise UsageError(f"the curl command's URL is not an http(s) URL (scheme {parts.scheme or 'missing'!r})")
     if "@" in parts.netloc:  # user:password@host: the same as -u

@@ -18,8 +18,8 @@ from urllib.parse import urlencode, urlsplit
 
 from ..errors import UsageError
 from .credentials import Credentials
-from .httpmsg import RecordedRequest, api_url, origin_of, to_request
-from .specdata import ImportedRequest, ImportedSpec, ImportResult, slug
+from .httpmsg import RecordedRequest, api_url, is_method, origin_of, to_request
+from .specdata import ImportedRequest, ImportedSpec, ImportResult, as_dict, as_list, slug
 
 __all__ = ["import_har", "STDLIB_MAX_BYTES"]
 
@@ -64,28 +64,32 @@ def _entries(path: str) -> Iterator[dict[str, Any]]:
 
 
 def _is_api_call(entry: dict[str, Any]) -> bool:
-    request = entry.get("request") or {}
-    url = str(request.get("url", ""))
-    if urlsplit(url).scheme not in ("http", "https") or str(request.get("method", "")).upper() == "OPTIONS":
+    request = as_dict(entry.get("request"))
+    method = str(request.get("method", ""))
+    try:
+        scheme = urlsplit(str(request.get("url", ""))).scheme
+    except ValueError:  # e.g. an unclosed `[` of an IPv6 address
+        return False
+    if scheme not in ("http", "https") or (method and not is_method(method)) or method.upper() == "OPTIONS":
         return False
     kind = entry.get("_resourceType")
     if isinstance(kind, str):
         return kind.lower() in _API_TYPES
-    post = request.get("postData") or {}
+    post = as_dict(request.get("postData"))
     post_mime = str(post.get("mimeType", "")).lower()
-    answer_mime = str(((entry.get("response") or {}).get("content") or {}).get("mimeType", ""))
+    answer_mime = str(as_dict(as_dict(entry.get("response")).get("content")).get("mimeType", ""))
     return _json_like(post_mime) or post_mime.startswith("application/x-www-form-urlencoded") or _json_like(answer_mime)
 
 
 def _recorded(entry: dict[str, Any]) -> RecordedRequest | None:
-    request = entry.get("request") or {}
-    status = (entry.get("response") or {}).get("status")
+    request = as_dict(entry.get("request"))
+    status = as_dict(entry.get("response")).get("status")
     if not isinstance(status, int) or not 100 <= status <= 599:
         return None  # blocked or cancelled in the browser: nothing to expect
-    headers = [(str(h.get("name", "")), str(h.get("value", ""))) for h in request.get("headers") or [] if isinstance(h, dict)]
-    post = request.get("postData") or {}
+    headers = [(str(h.get("name", "")), str(h.get("value", ""))) for h in as_list(request.get("headers")) if isinstance(h, dict)]
+    post = as_dict(request.get("postData"))
     body = post.get("text")
-    if body is None and post.get("params"):
+    if body is None and as_list(post.get("params")):
         body = urlencode([(str(p.get("name", "")), str(p.get("value", ""))) for p in post["params"] if isinstance(p, dict)])
     if post.get("mimeType") and not any(n.lower() == "content-type" for n, _ in headers):
         headers.append(("Content-Type", str(post["mimeType"])))

@@ -8,6 +8,7 @@ out; credential headers and query parameters go through `Credentials`.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -15,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .credentials import Credentials, is_secret_name
 from .specdata import ImportedRequest, literal, literal_value
 
-__all__ = ["RecordedRequest", "api_url", "to_request", "origin_of"]
+__all__ = ["RecordedRequest", "api_url", "is_header_name", "is_method", "to_request", "origin_of"]
 
 # Headers a browser adds on its own: they say nothing about the API.
 _NOISE = {
@@ -33,6 +34,19 @@ class RecordedRequest:
     body: str | None = None
     form_fields: dict[str, Any] | None = None   # -F parts, already as `files:` entries
     status: Any = "2xx"
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def is_header_name(text: str) -> bool:
+    """What the spec accepts as a header name (an HTTP token)."""
+    return _TOKEN.fullmatch(text) is not None
+
+
+def is_method(text: str) -> bool:
+    """What the spec accepts as `method:` (a word): anything else would make an invalid spec."""
+    return re.fullmatch(r"[A-Za-z]+", text) is not None
 
 
 def api_url(origin: str) -> str:
@@ -68,7 +82,7 @@ def to_request(rec: RecordedRequest, creds: Credentials, *, base_url: str, dropp
         lower = name.lower()
         if lower == "content-type":
             content_type = value
-        if lower in _NOISE or lower.startswith(_NOISE_PREFIXES):
+        if lower in _NOISE or lower.startswith(_NOISE_PREFIXES) or not is_header_name(name):
             dropped.add(lower)
             continue
         if is_secret_name(name):

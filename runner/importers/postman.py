@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl
 
 from ..errors import UsageError
 from .credentials import Credentials, env_name, is_secret_name
-from .specdata import ImportedRequest, ImportedSpec, ImportResult, literal, slug
+from .httpmsg import is_header_name, is_method
+from .specdata import ImportedRequest, ImportedSpec, ImportResult, as_dict, as_list, literal, slug
 
 __all__ = ["import_postman"]
 
@@ -75,16 +76,6 @@ def _load(path: str) -> dict[str, Any]:
         raise UsageError(f"{path}: not a Postman collection v2 (expected `info` and an `item` list; "
                          "export it from Postman as Collection v2.1)")
     return doc
-
-
-def _list(value: Any) -> list[Any]:
-    """A collection field that should be a list: anything else (a hand-edited file) counts as empty."""
-    return value if isinstance(value, list) else []
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    """A collection field that should be a mapping: anything else counts as empty."""
-    return value if isinstance(value, dict) else {}
 
 
 def _pairs(value: Any) -> dict[str, Any]:
@@ -214,7 +205,7 @@ def _url(request: dict[str, Any], ctx: _Context) -> tuple[str, dict[str, str]]:
     elif isinstance(url, dict):
         raw = str(url.get("raw", ""))
         query_items = url.get("query")
-        path_vars = {str(v.get("key")): v.get("value") for v in _list(url.get("variable")) if isinstance(v, dict)}
+        path_vars = {str(v.get("key")): v.get("value") for v in as_list(url.get("variable")) if isinstance(v, dict)}
     else:
         raise UsageError("a request has no url")
     raw = raw.split("#")[0]
@@ -248,7 +239,7 @@ def _body(request: dict[str, Any], data: dict[str, Any], headers: dict[str, str]
         raw = str(body.get("raw") or "")
         if not raw:
             return
-        language = _dict(_dict(body.get("options")).get("raw")).get("language")
+        language = as_dict(as_dict(body.get("options")).get("raw")).get("language")
         ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
         if language == "json" or "json" in ctype:
             try:
@@ -261,12 +252,12 @@ def _body(request: dict[str, Any], data: dict[str, Any], headers: dict[str, str]
                     headers["Content-Type"] = "application/json"
         data["body"] = ctx.text(raw)
     elif mode == "urlencoded":
-        fields = [f for f in _list(body.get("urlencoded")) if isinstance(f, dict) and not f.get("disabled")]
+        fields = [f for f in as_list(body.get("urlencoded")) if isinstance(f, dict) and not f.get("disabled")]
         if fields:
             data["form"] = {ctx.text(f.get("key", "")): _field(f, ctx) for f in fields}
     elif mode == "formdata":
         files: dict[str, Any] = {}
-        for f in _list(body.get("formdata")):
+        for f in as_list(body.get("formdata")):
             if not isinstance(f, dict) or f.get("disabled"):
                 continue
             if f.get("type") == "file":
@@ -281,7 +272,7 @@ def _body(request: dict[str, Any], data: dict[str, Any], headers: dict[str, str]
         if files:
             data["files"] = files
     elif mode == "graphql":
-        graphql = _dict(body.get("graphql"))
+        graphql = as_dict(body.get("graphql"))
         doc: dict[str, Any] = {"query": ctx.text(graphql.get("query", ""))}
         variables = graphql.get("variables")
         if variables:
@@ -322,14 +313,19 @@ def _request(item: dict[str, Any], prefix: str, inherited: Any, ctx: _Context) -
     todo: list[str] = []
     data: dict[str, Any] = {"name": ctx.text(prefix + str(item.get("name") or "request")),
                             "method": str(request.get("method") or "GET").upper()}
+    if not is_method(data["method"]):
+        raise UsageError(f"request {item.get('name')!r}: {data['method']!r} is not an HTTP method")
     url, query = _url(request, ctx)
     data["url"] = url
     headers: dict[str, str] = {}
-    for header in _list(request.get("header")):
+    for header in as_list(request.get("header")):
         if not isinstance(header, dict) or header.get("disabled"):
             continue
         name, value = str(header.get("key", "")), "" if header.get("value") is None else str(header.get("value"))
         if not name:
+            continue
+        if not is_header_name(name):
+            todo.append(f"header {name!r} is not a valid header name: left out")
             continue
         if is_secret_name(name) and not _VAR.fullmatch(value.strip()):
             kind, secret = ctx.creds.header(name, value)
@@ -384,7 +380,7 @@ def _references(spec: ImportedSpec) -> set[str]:
 def import_postman(path: str) -> ImportResult:
     doc = _load(path)
     creds = Credentials()
-    variables = [v for v in _list(doc.get("variable")) if isinstance(v, dict) and v.get("key") and not v.get("disabled")]
+    variables = [v for v in as_list(doc.get("variable")) if isinstance(v, dict) and v.get("key") and not v.get("disabled")]
     ctx = _Context(creds, {}, {})
     for var in variables:
         key, value = str(var["key"]), var.get("value")

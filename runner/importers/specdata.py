@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ImportedRequest", "ImportedSpec", "ImportResult", "literal", "slug"]
+__all__ = ["ImportedRequest", "ImportedSpec", "ImportResult", "as_dict", "as_list", "literal", "slug"]
 
 
 @dataclass
@@ -35,6 +35,16 @@ class ImportResult:
     specs: list[ImportedSpec]
     env_vars: dict[str, str] = field(default_factory=dict)  # variable -> what to put in it
     warnings: list[str] = field(default_factory=list)       # printed on stderr
+
+
+def as_list(value: Any) -> list[Any]:
+    """A field of an input file that should be a list: anything else (a hand-edited file) counts as empty."""
+    return value if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    """A field of an input file that should be a mapping: anything else counts as empty."""
+    return value if isinstance(value, dict) else {}
 
 
 def literal(text: str) -> str:

@@ -108,10 +108,6 @@ def next_hop(hop: Hop, current: str, location: str, status: int, visited: set[st
             "redirect",
             f"refusing to replay the request body to another origin ({where} -> {host_port(target)}, {status})",
         )
+    # A header dropped here is gone from every following hop too: nothing puts it back.
     headers, _stripped = redirect_headers(current, target, headers, secret_names)
-    if _stripped:
-        # once stripped, stay stripped on the following hops
-        drop = ALWAYS_SECRET_HEADERS | set(secret_names)
-        headers = [(k, v) for k, v in headers if k.lower() not in drop]
-        secret_names = frozenset(drop)
     return Hop(method, target, headers, data, files, secret_names)

@@ -234,6 +234,7 @@ def main(
             return run_import(args, stdout=stdout, stderr=stderr)
         if args.command == "load":
             loadtest = _import_load(args)  # first: gevent patches the process before requests is imported
+            _check_report_targets(_load_report_targets(args))
             from .app import App
 
             args.no_color, args.verbose = True, 0  # App reads them; Locust's console is its own
@@ -242,7 +243,8 @@ def main(
             return _load(loadtest, app, args, stdout, stderr, environ)
 
         if args.command in ("run", "demo"):
-            _check_report_targets(args)
+            _check_report_targets((("--junit", args.junit), ("--json", args.json_report),
+                                   ("--summary", args.summary), ("--html", args.html)))
         from .app import App  # the wiring; imported lazily (pulls in requests, rich, ...)
 
         app = App(args, stdout=stdout, stderr=stderr, environ=environ)
@@ -306,11 +308,15 @@ def _load(loadtest, app, args: argparse.Namespace, stdout: TextIO, stderr: TextI
     return loadtest.run_load(settings, load, redactor=app.redactor, environ=environ, stdout=stdout, stderr=stderr)
 
 
-def _check_report_targets(args: argparse.Namespace) -> None:
+def _load_report_targets(args: argparse.Namespace) -> tuple[tuple[str, str | None], ...]:
+    """Locust's HTML report, and the first of its CSV files (the others sit beside it)."""
+    return (("--html", args.html), ("--csv", args.csv_prefix + "_stats.csv" if args.csv_prefix else None))
+
+
+def _check_report_targets(targets: Sequence[tuple[str, str | None]]) -> None:
     """Refuse unwritable report paths before anything is sent (exit 2), not after the run."""
     seen: dict[str, str] = {}
-    for flag, path in (("--junit", args.junit), ("--json", args.json_report), ("--summary", args.summary),
-                       ("--html", args.html)):
+    for flag, path in targets:
         if path is None:
             continue
         if path == "":

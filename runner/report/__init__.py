@@ -46,6 +46,7 @@ __all__ = [
     "is_secret_failure",
     "location_of",
     "not_checked",
+    "not_checked_text",
     "outcome_label",
     "pluralise",
     "summary_line",
@@ -147,6 +148,16 @@ def is_interrupted(step: StepResult) -> bool:
 
 def not_checked(step: StepResult) -> int:
     return sum(1 for c in step.checks if not c.checked)
+
+
+def not_checked_text(step: StepResult) -> str | None:
+    """`2 expectations (nothing was sent: ...)` for an AUTH step that left some unchecked, else None."""
+    n = not_checked(step)
+    if step.outcome is not Outcome.AUTH or not n:
+        return None
+    why = ("nothing was sent: the secret could not be resolved" if is_secret_failure(step)
+           else "the response was an auth error")
+    return f"{pluralise(n, 'expectation')} ({why})"
 
 
 def challenge_text(challenge: Challenge) -> str:
@@ -257,11 +268,9 @@ def failure_lines(step: StepResult) -> list[str]:
         out.append(auth_reason(step))
         for label, value in diagnosis_lines(step):
             out.append(f"  {label}: {value}")
-        n = not_checked(step)
-        if n:
-            why = ("nothing was sent: the secret could not be resolved" if is_secret_failure(step)
-                   else "the response was an auth error")
-            out.append(f"not checked: {pluralise(n, 'expectation')} ({why})")
+        unchecked = not_checked_text(step)
+        if unchecked:
+            out.append(f"not checked: {unchecked}")
         return out
     for f in step.failures:
         out.append(_indent(f.message, 2))

@@ -46,7 +46,7 @@ from . import (
     group_auth,
     is_secret_failure,
     location_of,
-    not_checked,
+    not_checked_text,
     outcome_label,
     pluralise,
     summary_line,
@@ -316,11 +316,9 @@ class _Page:
         if rows:
             out.append("<dl>" + "".join(f"<dt>{html.escape(label)}</dt><dd>{self.e(value, _LONG)}</dd>"
                                         for label, value in rows) + "</dl>")
-        n = not_checked(step)
-        if is_auth and n:
-            why = ("nothing was sent: the secret could not be resolved" if is_secret_failure(step)
-                   else "the response was an auth error")
-            out.append(f'<p class="muted">Not checked: {pluralise(n, "expectation")} ({why})</p>')
+        unchecked = not_checked_text(step)
+        if unchecked:
+            out.append(f'<p class="muted">Not checked: {html.escape(unchecked)}</p>')
         out.append("</div>")
         return "".join(out)
 

@@ -88,6 +88,7 @@ class App:
     # ----- commands ------------------------------------------------------------------
 
     def validate(self) -> int:
+        from .report import pluralise
         from .session.loading import load_run
 
         loaded = load_run(self._settings(None), environ=self.environ, env_unset="warning")
@@ -95,15 +96,15 @@ class App:
             self._error(f"warning: {warning.one_line()}\n")
         specs = loaded.specs
         for spec in specs:
-            n = len(spec.requests)
-            self._write(f"ok  {spec.path} ({n} request{'s' if n != 1 else ''})\n")
+            self._write(f"ok  {spec.path} ({pluralise(len(spec.requests), 'request')})\n")
         for path in loaded.fragments:
             self._write(f"ok  {path} (fragment)\n")
-        self._write(f"{len(specs)} spec file{'s' if len(specs) != 1 else ''} valid\n")
+        self._write(f"{pluralise(len(specs), 'spec file')} valid\n")
         return ExitCode.OK
 
     def demo(self) -> int:
         from .demo import DemoServer, demo_environ, demo_spec_paths
+        from .report import pluralise
 
         paths = [str(p) for p in demo_spec_paths(include_auth_failure=self.args.show_auth_failure,
                                                   include_contract_failure=getattr(self.args, "show_contract_failure", False))]
@@ -112,8 +113,8 @@ class App:
             self._write(f"demo API listening on {server.url}\n")
             code = self.run(paths)
             # what the shared secret sources cost: one login for every file that uses it
-            self._write(f"demo API: {server.logins} login{'s' if server.logins != 1 else ''} (POST /auth/login), "
-                        f"{server.tokens_issued} token{'s' if server.tokens_issued != 1 else ''} issued (POST /oauth/token)\n")
+            self._write(f"demo API: {pluralise(server.logins, 'login')} (POST /auth/login), "
+                        f"{pluralise(server.tokens_issued, 'token')} issued (POST /oauth/token)\n")
             return code
 
     def run(self, paths: list[str] | None = None) -> int:

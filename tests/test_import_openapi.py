@@ -146,3 +146,16 @@ def test_one_spec_on_stdout_and_broken_documents(tmp_path):
     swagger.write_text('{"swagger": "2.0", "paths": {}}')
     code, _, err = run_cli(["import", "openapi", str(swagger)])
     assert code == 2 and "Swagger 2.0" in err
+
+
+@pytest.mark.parametrize("document, exit_code", [
+    ('openapi: 3.0.0\ninfo: 5\npaths: 5\n', 2),
+    ('openapi: 3.0.0\ninfo: {title: t, version: "1"}\nservers: [{url: /v1, variables: 5}]\n'
+     'components: {securitySchemes: 5}\npaths: {/a: {parameters: 5, get: {parameters: 5, responses: 5}}}\n', 0),
+])
+def test_fields_of_the_wrong_type_do_not_crash(tmp_path, document, exit_code):
+    source = tmp_path / "api.yaml"
+    source.write_text(document)
+    code, out, err = run_cli(["import", "openapi", str(source)])
+    assert code == exit_code, err
+    assert "Traceback" not in err and "internal error" not in err

@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from .credentials import env_name
-from .specdata import ImportedRequest, ImportedSpec, ImportResult, literal, literal_value, slug
+from .specdata import ImportedRequest, ImportedSpec, ImportResult, as_dict, as_list, literal, literal_value, slug
 
 __all__ = ["import_openapi"]
 
@@ -54,7 +54,7 @@ def _server_url(root: dict[str, Any]) -> str:
     servers = root.get("servers")
     server = servers[0] if isinstance(servers, list) and servers and isinstance(servers[0], dict) else {}
     url = str(server.get("url") or "/")
-    for name, var in (server.get("variables") or {}).items():
+    for name, var in as_dict(server.get("variables")).items():
         if isinstance(var, dict) and "default" in var:
             url = url.replace("{" + str(name) + "}", str(var["default"]))
     if "://" not in url:  # a relative server URL is relative to where the document is served
@@ -92,7 +92,7 @@ def _text(value: Any) -> str:
 
 
 def _expected(responses: Any) -> Any:
-    codes = sorted(str(c) for c in (responses or {}) if re.fullmatch(r"2\d\d", str(c)))
+    codes = sorted(str(c) for c in as_dict(responses) if re.fullmatch(r"2\d\d", str(c)))
     if codes:
         return int(codes[0])
     return "2xx"
@@ -105,8 +105,8 @@ class _Security:
         self.d = d
         self.server = server
         self.schemes: dict[str, Any] = {}
-        components = d.root.get("components") or {}
-        for name, scheme in (components.get("securitySchemes") or {}).items():
+        components = as_dict(d.root.get("components"))
+        for name, scheme in as_dict(components.get("securitySchemes")).items():
             self.schemes[str(name)] = d.resolve(scheme)
         self.secrets: dict[str, dict[str, Any]] = {}
         self.env_vars: dict[str, str] = {}
@@ -131,7 +131,7 @@ class _Security:
         elif kind == "apiKey":
             self.secrets[secret] = {"env": self._env(env_name(str(scheme.get("name") or base)),
                                                      f"the API key {scheme.get('name')} ({scheme_name})")}
-        elif kind == "oauth2" and isinstance((scheme.get("flows") or {}).get("clientCredentials"), dict):
+        elif kind == "oauth2" and isinstance(as_dict(scheme.get("flows")).get("clientCredentials"), dict):
             flow = scheme["flows"]["clientCredentials"]
             token_url = str(flow.get("tokenUrl") or "/oauth/token")
             if "://" not in token_url:  # relative to the server, which API_URL may move
@@ -139,7 +139,7 @@ class _Security:
             source: dict[str, Any] = {"token_url": token_url,
                                       "client_id": "${env:" + self._env(f"{base}_CLIENT_ID", f"the OAuth2 client id ({scheme_name})") + "}",
                                       "client_secret": "${env:" + self._env(f"{base}_CLIENT_SECRET", f"the OAuth2 client secret ({scheme_name})") + "}"}
-            scopes = [str(s) for s in (flow.get("scopes") or {})]
+            scopes = [str(s) for s in as_dict(flow.get("scopes"))]
             if scopes:
                 source["scope"] = " ".join(scopes)
             self.secrets[secret] = {"oauth2": source}
@@ -185,7 +185,7 @@ class _Security:
 def _operation(d: _Doc, sec: _Security, path: str, method: str, op: dict[str, Any], path_params: list[Any],
                default_security: Any, vars_: dict[str, Any]) -> ImportedRequest:
     params: dict[tuple[str, str], dict[str, Any]] = {}
-    for param in list(path_params) + list(op.get("parameters") or []):
+    for param in list(path_params) + as_list(op.get("parameters")):
         param = d.resolve(param)
         if isinstance(param, dict) and param.get("name"):
             params[(str(param["name"]), str(param.get("in")))] = param
@@ -218,7 +218,7 @@ def _operation(d: _Doc, sec: _Security, path: str, method: str, op: dict[str, An
                             "method": method.upper(), "url": url}
     body = d.resolve(op.get("requestBody"))
     if isinstance(body, dict):
-        content = body.get("content") or {}
+        content = as_dict(body.get("content"))
         media_type = next((m for m in content if "json" in str(m).lower()), next(iter(content), None))
         media = d.resolve(content.get(media_type)) if media_type else None
         example = _sample(d, media) if isinstance(media, dict) else _MISSING
@@ -255,7 +255,7 @@ def import_openapi(path: str, *, out_dir: str | None) -> ImportResult:
     sec = _Security(d, server)
     groups: dict[str, list[ImportedRequest]] = {}
     vars_by_group: dict[str, dict[str, Any]] = {}
-    for api_path, item in (root.get("paths") or {}).items():
+    for api_path, item in as_dict(root.get("paths")).items():
         item = d.resolve(item)
         if not isinstance(item, dict):
             continue
@@ -267,7 +267,7 @@ def import_openapi(path: str, *, out_dir: str | None) -> ImportResult:
             group = str(tags[0]) if isinstance(tags, list) and tags else title
             vars_ = vars_by_group.setdefault(group, {})
             groups.setdefault(group, []).append(
-                _operation(d, sec, str(api_path), method, op, item.get("parameters") or [], root.get("security"), vars_))
+                _operation(d, sec, str(api_path), method, op, as_list(item.get("parameters")), root.get("security"), vars_))
     if not groups:
         from ..errors import UsageError
 

@@ -9,7 +9,8 @@ the run object's RunContext (one per process: secrets resolved once per xdist wo
 with only the items pytest selected (-k, -m) sent. SKIP when told to or a needed capture
 failed; FAIL, AUTH and ERROR fail the item with the runner's own masked text (expected
 vs actual, the 401 diagnosis): no traceback, so `-l`/`--tb=long` have no locals to show
-(HAZARDS 85). Request and spec tags are registered as markers (`--strict-markers` works).
+(HAZARDS 85). Request and spec tags are registered as markers (`--strict-markers` works);
+a tag with `:` or `(` (which end a marker's name) is a `-k` keyword instead.
 """
 
 from __future__ import annotations
@@ -156,6 +157,9 @@ class SpecFile(pytest.File):
             item = RequestItem.from_parent(self, name=name, index=req.index)
             item.extra_keyword_matches.add(spec.name)
             for tag in (*spec.tags, *req.tags):
+                if ":" in tag or "(" in tag:  # pytest's `markers` lines end a name there: `-k` only
+                    item.extra_keyword_matches.add(tag)
+                    continue
                 self.config.addinivalue_line("markers", f"{tag}: request-runner tag")
                 item.add_marker(tag)
             yield item

@@ -205,3 +205,16 @@ def test_each_file_keeps_its_own_openapi_contract(project, http_server):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "1 failed, 1 passed" in proc.stdout
     assert "FAILED specs/strict.yaml::strict ok" in proc.stdout
+
+
+def test_a_tag_pytest_cannot_name_as_a_marker_is_a_keyword_and_strict_markers_still_collects(project, http_server):
+    write(project / "specs" / "t.yaml", f"""
+        base_url: {http_server.url}
+        requests:
+          - name: list
+            url: /items
+            tags: ["team:pets", "smoke"]
+        """)
+    proc = pytest_in(project, "--runner-specs", "specs", "--strict-markers", "-k", "team:pets", "-W", "error")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed" in proc.stdout

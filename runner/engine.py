@@ -52,7 +52,7 @@ from .steps import _StepResults
 from .template import TemplateError
 from .transport import ALWAYS_SECRET_HEADERS, Transport
 
-__all__ = ["RunOptions", "run_spec", "select_requests", "RESPONSE_KEEP", "IDEMPOTENT"]
+__all__ = ["Kept", "RunOptions", "run_spec", "select_requests", "RESPONSE_KEEP", "IDEMPOTENT"]
 
 
 def run_spec(
@@ -64,22 +64,32 @@ def run_spec(
     on_step: Callable[[StepResult], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], Any] | None = None,
-    transport: Transport | None = None,
-    evaluator: Evaluator | None = None,
+    kept: "Kept | None" = None,
 ) -> SpecResult:
-    """`transport`: one the caller keeps open across runs of the file (`runner load`: a user's
-    connections; its cookies are the caller's to reset); None: one for this run, closed after.
-    `evaluator`: one kept across runs of the same file, so its JSONPaths, regexes and schemas
-    are compiled once (`runner load`); None: one for this run."""
-    return _SpecRun(spec, options, secrets, redactor, on_step, clock, sleep, transport, evaluator).run()
+    """`kept`: what a caller that runs this file again and again keeps across its runs
+    (`runner load`'s users); None: everything is made for this run (its connections closed after)."""
+    return _SpecRun(spec, options, secrets, redactor, on_step, clock, sleep, kept).run()
+
+
+class Kept:
+    """What one caller keeps across runs of one spec file (a `runner load` user's passes):
+    its connections, its compiled JSONPaths, regexes and schemas, and its requests' plans.
+    Each run still starts afresh: no cookies or Digest state, vars rendered anew, no captures."""
+
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
+        self.evaluator = Evaluator()
+        self.renderer: SpecRenderer | None = None  # made by the first run, started again by the next
+
+    def close(self) -> None:
+        self.transport.close()
 
 
 # --------------------------------------------------------------------------- internals
 
 
 class _SpecRun(_StepResults):
-    def __init__(self, spec, options, store, redactor, on_step, clock, sleep, transport=None, evaluator=None) -> None:
-        self.given_transport: Transport | None = transport
+    def __init__(self, spec, options, store, redactor, on_step, clock, sleep, kept: Kept | None = None) -> None:
         self.spec: Spec = spec
         self.options: RunOptions = options
         self.store: SecretStore = store
@@ -90,10 +100,18 @@ class _SpecRun(_StepResults):
         if sleep is None:
             sleep = stop.wait if stop is not None else time.sleep
         self.sleep = sleep
-        self.evaluator = evaluator if evaluator is not None else Evaluator()
-        self.renderer = SpecRenderer(spec, options.shared(), environ=options.environ, store=store,
-                                     redactor=redactor, insecure=options.insecure, timeout=options.timeout,
-                                     client_certs=options.client_certs)
+        self.kept = kept
+        renderer = kept.renderer if kept is not None else None
+        if renderer is None:
+            renderer = SpecRenderer(spec, options.shared(), environ=options.environ, store=store,
+                                    redactor=redactor, insecure=options.insecure, timeout=options.timeout,
+                                    client_certs=options.client_certs)
+            if kept is not None:
+                kept.renderer = renderer
+        else:
+            renderer.new_pass()
+        self.renderer = renderer
+        self.evaluator = kept.evaluator if kept is not None else Evaluator()
         self.decls: dict[str, SecretDecl] = self.renderer.decls
         self.vars = self.renderer.captures  # captures of earlier requests (vars are in the renderer)
         self.failed_captures: dict[str, tuple[str, str]] = {}  # capture -> (request, why)
@@ -116,8 +134,10 @@ class _SpecRun(_StepResults):
         steps: list[StepResult] = []
         failed_fast = False
         stop = self.options.stop
-        given = self.given_transport
-        with Transport(environ=self.options.environ, stop=stop) if given is None else nullcontext(given) as transport:
+        kept = self.kept
+        if kept is not None:
+            kept.transport.new_pass()
+        with Transport(environ=self.options.environ, stop=stop) if kept is None else nullcontext(kept.transport) as transport:
             self.transport = transport
             for user, password in transport.proxy_credentials():
                 self.redactor.add_basic(user, password)  # Proxy-Authorization, echoed or in an error

@@ -158,13 +158,10 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
         )
 
     def run_file(user: Any) -> None:
-        if user.transport is None:
-            user.transport = context.transport()
-            user.evaluator = context.evaluator()
-        user.transport.new_pass()
+        if user.kept is None:
+            user.kept = context.kept()
         try:
-            context.run_spec(index, on_step=lambda step: report(user, step), transport=user.transport,
-                             evaluator=user.evaluator)
+            context.run_spec(index, on_step=lambda step: report(user, step), kept=user.kept)
         except SecretError as exc:
             stopper.credentials(context.redactor.mask(exc.message))
         except gevent.GreenletExit:
@@ -176,13 +173,14 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
             )
 
     def on_stop(user: Any) -> None:
-        if user.transport is not None:
-            user.transport.close()
-            user.transport = None
+        if user.kept is not None:
+            user.kept.close()
+            user.kept = None
 
     attrs = {
-        "transport": None,  # the user's connections, kept across passes (cookies are not)
-        "evaluator": None,  # the file's compiled JSONPaths, regexes and schemas, kept across passes
+        # kept across passes: connections, compiled checks, the requests' plans (not cookies,
+        # vars or captures: each pass starts afresh)
+        "kept": None,
         "on_stop": on_stop,
         "weight": spec.weight,
         "wait_time": constant(0),

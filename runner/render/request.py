@@ -73,7 +73,21 @@ class SpecRenderer(_Planner, _Bodies):
         self.timeout = timeout
         self.decls: dict[str, m.SecretDecl] = {**shared.secrets, **spec.secrets}
         self.environ = environ
-        self.vars = Vars(layers_of(spec, shared), environ, self._secret)
+        self._layers = layers_of(spec, shared)
+        self._basic_seen: set[tuple[str, str]] = set()
+        self._spec_dir = os.path.dirname(os.path.abspath(spec.path))
+        self._plans: dict[int, RequestPlan] = {}
+        self._row_plans: dict[int, RequestPlan] = {}  # id(ForEach) -> the plan of its first row
+        self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
+        self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
+        self._expiry: dict[str, float | None] = {}  # token -> its JWT exp (None: not a JWT)
+        self.new_pass()
+
+    def new_pass(self) -> None:
+        """Start the file again (`runner load`: each pass of a user): vars are rendered anew and
+        there are no captures; the requests' plans and what is decoded per token are kept."""
+        environ = self.environ
+        self.vars = Vars(self._layers, environ, self._secret)
         self.captures: dict[str, Any] = {}
         self._request_vars = RequestVars(self.captures, self.vars)
         self.scope = Scope(self._request_vars, environ, self._secret)
@@ -81,14 +95,7 @@ class SpecRenderer(_Planner, _Bodies):
         outer = Scope(RequestVars(self.captures, self.vars), environ, self._secret)
         self._request_vars.render_local = lambda raw: render(raw, outer)
         self._used: list[str] = []
-        self._basic_seen: set[tuple[str, str]] = set()
         self._base: tuple[str | None] | None = None
-        self._spec_dir = os.path.dirname(os.path.abspath(spec.path))
-        self._plans: dict[int, RequestPlan] = {}
-        self._row_plans: dict[int, RequestPlan] = {}  # id(ForEach) -> the plan of its first row
-        self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
-        self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
-        self._expiry: dict[str, float | None] = {}  # token -> its JWT exp (None: not a JWT)
 
     # -- secrets
     def decl(self, name: str) -> m.SecretDecl:

@@ -112,8 +112,10 @@ class Vars(Mapping):
                 self._top[name] = i
         self._done: dict[tuple[int, str], Any] = {}
         # The vars being rendered, per thread (the secret sources' view is shared by the
-        # --jobs workers): a var met again on the same stack is a cycle.
-        self._local = threading.local()
+        # --jobs workers): a var met again on the same stack is a cycle. A dict by thread id,
+        # not a threading.local: under gevent (`runner load`) making one of those costs more
+        # than rendering a pass's vars.
+        self._active: dict[int, list[tuple[int, str]]] = {}
 
     def __getitem__(self, name: str) -> Any:
         i = self._top.get(name)
@@ -151,9 +153,8 @@ class Vars(Mapping):
         if layer.level == CLI or not _has_ref(raw):
             done[key] = raw
             return raw
-        active = getattr(self._local, "active", None)
-        if active is None:
-            active = self._local.active = []
+        thread = threading.get_ident()
+        active = self._active.setdefault(thread, [])
         if key in active:
             chain = " -> ".join(n for _, n in active[active.index(key):]) + f" -> {name}"
             raise TemplateError(f"vars refer to each other in a cycle ({chain})")
@@ -166,6 +167,8 @@ class Vars(Mapping):
             raise
         finally:
             active.pop()
+            if not active:
+                del self._active[thread]
         done[key] = value
         return value
 

@@ -102,29 +102,24 @@ class RunContext:
         self.client_certs.close()
 
     def run_spec(self, index: int, on_step: Callable[[StepResult], None] | None = None,
-                 only: frozenset[int] | None = None, transport: Any = None, evaluator: Any = None) -> SpecResult:
+                 only: frozenset[int] | None = None, kept: Any = None) -> SpecResult:
         """Run one spec file; `only`: the request indexes to run (the others count as not selected);
-        `transport` and `evaluator`: kept across runs of the file (`runner load`'s users), else one per run."""
+        `kept`: from `kept()`, for a caller that runs the file again and again (`runner load`'s users)."""
         import dataclasses
 
         from .. import engine
 
         options = self.options if only is None else dataclasses.replace(self.options, only=only)
         return engine.run_spec(self.specs[index], options=options, secrets=self.store, redactor=self.redactor,
-                               on_step=on_step, transport=transport, evaluator=evaluator)
+                               on_step=on_step, kept=kept)
 
-    def transport(self) -> Any:
-        """A transport with this run's environment and stop event, for a caller that keeps it."""
+    def kept(self) -> Any:
+        """What a caller keeps across runs of one file (engine.Kept: connections, compiled
+        checks, plans), with this run's environment and stop event. One per caller and file."""
+        from ..engine import Kept
         from ..transport import Transport
 
-        return Transport(environ=self.options.environ, stop=self.stop)
-
-    def evaluator(self) -> Any:
-        """An expectations evaluator for a caller that runs one file again and again: its
-        compiled JSONPaths, regexes and schemas are kept (they depend on the file only)."""
-        from ..expectations import Evaluator
-
-        return Evaluator()
+        return Kept(Transport(environ=self.options.environ, stop=self.stop))
 
     def base_url_note(self, environment: str | None) -> str | None:
         """One line when `--env NAME`'s base_url is not used by some files (their own wins)."""

@@ -1,6 +1,7 @@
 """Benchmark "lean and flat": start-up, loading, memory and per-request cost at scale.
 
     python bench/lean.py [--target auto|nginx|python] [--big 10000] [--small 100]
+                         [--only startup,loading,memory,scale]
 
 Every number comes from a separate process run as a user runs it (`python -m runner`),
 against the same target as bench/run.py, next to a bare `requests.Session` script doing
@@ -13,6 +14,10 @@ the same work:
 - memory: peak RSS (os.wait4's ru_maxrss) of `runner run` on the --small and the --big
   spec, without report flags and with --json --junit --html; the ratio big/small;
 - per request at scale: CPU time of `runner run` on the --big spec against the bare loop's.
+
+Children run with bytecode caching on (PYTHONDONTWRITEBYTECODE removed) after one
+warm-up run, as an installed tool does: otherwise every run would compile the runner's
+modules from source, which the bare script (importing only requests) hardly pays.
 
 Prints one table (value, reference, ratio, target) and writes bench/out/lean.json.
 """
@@ -74,13 +79,33 @@ def best(times: int, argv: list[str], env: dict[str, str], cwd: Path) -> tuple[f
     return min(r[0] for r in runs), max(r[1] for r in runs)
 
 
+def _measure_scale(rows: list, args: argparse.Namespace, only: set[str], specs: dict[int, Path],
+                   runner: list[str], bare: list[str], env: dict[str, str], work: Path) -> None:
+    """Peak RSS at --small and --big requests (with and without reports), and CPU per request at --big."""
+    reports = ["--json", str(work / "r.json"), "--junit", str(work / "r.xml"), "--html", str(work / "r.html")]
+    _, rss_small = best(2, runner + [str(specs[args.small])], env, work)
+    big_cpu, rss_big = best(1, runner + [str(specs[args.big])], env, work)
+    _, rss_small_r = best(2, runner + [str(specs[args.small])] + reports, env, work)
+    big_cpu_r, rss_big_r = best(1, runner + [str(specs[args.big])] + reports, env, work)
+    if "memory" in only:
+        rows.append((f"peak RSS {args.big} vs {args.small} requests (MB)", rss_big, rss_small, 1.3, "MB"))
+        rows.append(("  the same with --json --junit --html (MB)", rss_big_r, rss_small_r, 2.0, "MB"))
+    if "scale" in only:
+        per_bare = best(1, bare + [str(args.big)], env, work)[0] / args.big * 1e6
+        rows.append((f"per request, {args.big}-request run (CPU us)", big_cpu / args.big * 1e6, per_bare, 1.15, "us"))
+        rows.append(("  the same with --json --junit --html (CPU us)", big_cpu_r / args.big * 1e6, per_bare, None, "us"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", choices=("auto", "nginx", "python"), default="auto")
     parser.add_argument("--big", type=int, default=10_000)
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--out", default=str(BENCH_DIR / "out" / "lean.json"))
+    parser.add_argument("--only", default="startup,loading,memory,scale",
+                        help="comma-separated parts to measure (default: all)")
     args = parser.parse_args(argv)
+    only = set(args.only.split(","))
     kind = args.target if args.target != "auto" else ("nginx" if shutil.which("nginx") else "python")
     py = sys.executable
     rows: list[tuple[str, float, float, float | None, str]] = []  # name, value, reference, target, unit
@@ -88,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         target = Target(kind, work).start()
         try:
-            env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+            env = {k: v for k, v in os.environ.items()
+                   if not k.lower().endswith("_proxy") and k != "PYTHONDONTWRITEBYTECODE"}
             env.update({"BENCH_URL": target.url, "BENCH_TOKEN": TOKEN, "NO_COLOR": "1", "PYTHONPATH": str(BENCH_DIR.parent)})
             specs = {}
             for n in (1, args.small, args.big):
@@ -99,24 +125,20 @@ def main(argv: list[str] | None = None) -> int:
             runner = [py, "-m", "runner", "run", "--no-color"]
             bare = [py, str(work / "bare.py"), target.url, TOKEN]
 
-            one_runner, _ = best(10, runner + [str(specs[1])], env, work)
-            one_bare, _ = best(10, bare + ["1"], env, work)
-            rows.append(("start-up: one-request run (CPU s)", one_runner, one_bare, 1.6, "s"))
+            best(1, runner + [str(specs[1])], env, work)  # warm-up: writes the bytecode caches
+            best(1, bare + ["1"], env, work)
+            if "startup" in only:
+                one_runner, _ = best(10, runner + [str(specs[1])], env, work)
+                one_bare, _ = best(10, bare + ["1"], env, work)
+                rows.append(("start-up: one-request run (CPU s)", one_runner, one_bare, 1.6, "s"))
 
-            loads = [float(run_child([py, str(work / "load.py"), str(specs[args.big])], env, work)[2]) for _ in range(3)]
-            rows.append((f"loading a {args.big}-request spec (s)", min(loads), 3.9, 1 / 3, "s"))
+            if "loading" in only:
+                loads = [float(run_child([py, str(work / "load.py"), str(specs[args.big])], env, work)[2])
+                         for _ in range(3)]
+                rows.append((f"loading a {args.big}-request spec (s)", min(loads), 3.9, 1 / 3, "s"))
 
-            _, rss_small = best(2, runner + [str(specs[args.small])], env, work)
-            big_wall, rss_big = best(1, runner + [str(specs[args.big])], env, work)
-            rows.append((f"peak RSS {args.big} vs {args.small} requests (MB)", rss_big, rss_small, 1.3, "MB"))
-            reports = ["--json", str(work / "r.json"), "--junit", str(work / "r.xml"), "--html", str(work / "r.html")]
-            _, rss_small_r = best(2, runner + [str(specs[args.small])] + reports, env, work)
-            big_wall_r, rss_big_r = best(1, runner + [str(specs[args.big])] + reports, env, work)
-            rows.append(("  the same with --json --junit --html (MB)", rss_big_r, rss_small_r, 2.0, "MB"))
-
-            bare_big, _ = best(1, bare + [str(args.big)], env, work)
-            rows.append((f"per request, {args.big}-request run (CPU us)", big_wall / args.big * 1e6, bare_big / args.big * 1e6, 1.15, "us"))
-            rows.append(("  the same with --json --junit --html (CPU us)", big_wall_r / args.big * 1e6, bare_big / args.big * 1e6, None, "us"))
+            if "memory" in only or "scale" in only:
+                _measure_scale(rows, args, only, specs, runner, bare, env, work)
         finally:
             target.stop()
 

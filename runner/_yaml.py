@@ -359,6 +359,8 @@ def _short_tag(tag: str) -> str:
 
 @dataclass(slots=True)
 class _Walker:
+    """Turns composed YAML nodes into data, with the SourceMap and the alias budget."""
+
     filename: str
     smap: SourceMap
     count: int = 0

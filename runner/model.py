@@ -73,17 +73,23 @@ class SecretDecl:
 
 @dataclass(frozen=True, slots=True)
 class BearerAuth:
+    """`auth: {bearer: NAME}`: an Authorization: Bearer header from the named secret."""
+
     secret: str
     span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class NoAuth:
+    """`auth: none`: no credential header at all, not even one from the defaults."""
+
     span: Span | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HeaderAuth:
+    """`auth: {header: NAME, secret: S}`: the secret sent as-is in a header of that name."""
+
     name: str
     secret: str
     span: Span | None = None
@@ -91,6 +97,8 @@ class HeaderAuth:
 
 @dataclass(frozen=True, slots=True)
 class BasicAuth:
+    """`auth: {basic: ...}`: HTTP Basic with a username (a template) and a password secret."""
+
     username: str  # may be a template
     password_secret: str
     span: Span | None = None
@@ -130,12 +138,16 @@ class TlsClient:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
+    """`retry:` how often to try a request, and how long to wait between tries."""
+
     attempts: int  # every try, including the first
     delay: float  # seconds between tries
 
 
 @dataclass(frozen=True, slots=True)
 class Defaults:
+    """`defaults:` of a spec or the config: what every request gets unless it says otherwise."""
+
     timeout: float | None = None
     headers: Pairs = ()
     follow_redirects: bool | None = None
@@ -147,22 +159,30 @@ class Defaults:
 
 @dataclass(frozen=True, slots=True)
 class JsonBody:
+    """`json:` a body sent as JSON; strings inside may hold templates."""
+
     value: Any
 
 
 @dataclass(frozen=True, slots=True)
 class FormBody:
+    """`form:` a body sent as application/x-www-form-urlencoded."""
+
     fields: Pairs
 
 
 @dataclass(frozen=True, slots=True)
 class RawBody:
+    """`body:` a text body sent as written (after templates), with an optional content type."""
+
     text: str
     content_type: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FilePart:
+    """One file of a multipart `files:` body: from a path, or inline content."""
+
     field: str
     path: str | None  # absolute, resolved against the spec's directory
     content: str | None  # inline content (a template), when no path
@@ -172,6 +192,8 @@ class FilePart:
 
 @dataclass(frozen=True, slots=True)
 class FilesBody:
+    """`files:` a multipart/form-data body: the files and any plain fields."""
+
     files: tuple[FilePart, ...]
     fields: Pairs = ()  # extra plain form fields sent with the files
 
@@ -190,6 +212,8 @@ class Predicate:
 
 @dataclass(frozen=True, slots=True)
 class StatusExpect:
+    """`expect.status`: the codes and classes (`2xx`) a response may have."""
+
     codes: tuple[int, ...] = ()
     classes: tuple[int, ...] = ()  # 2 for "2xx"
     span: Span | None = None
@@ -205,6 +229,8 @@ class StatusExpect:
 
 @dataclass(frozen=True, slots=True)
 class HeaderCheck:
+    """`expect.headers`: the tests on one response header."""
+
     name: str
     predicates: tuple[Predicate, ...]
     span: Span | None = None
@@ -212,6 +238,8 @@ class HeaderCheck:
 
 @dataclass(frozen=True, slots=True)
 class JsonCheck:
+    """`expect.json`: the tests on what a JSONPath selects in the body."""
+
     path: str  # RFC 9535 JSONPath; may contain ${...}
     predicates: tuple[Predicate, ...]
     span: Span | None = None
@@ -234,6 +262,8 @@ class SchemaCheck:
 
 @dataclass(frozen=True, slots=True)
 class Expect:
+    """`expect:` everything a response is checked against."""
+
     status: StatusExpect | None = None
     headers: tuple[HeaderCheck, ...] = ()
     json: tuple[JsonCheck, ...] = ()
@@ -244,6 +274,8 @@ class Expect:
 
 @dataclass(frozen=True, slots=True)
 class Capture:
+    """`capture:` a value taken from the response (JSONPath or header) into a variable."""
+
     name: str
     jsonpath: str | None = None
     header: str | None = None
@@ -291,6 +323,8 @@ class Included:
 
 @dataclass(frozen=True, slots=True)
 class RequestDef:
+    """One request of a spec file, as written (templates unrendered)."""
+
     name: str
     index: int  # 0-based position in the file
     method: str = "GET"
@@ -322,6 +356,8 @@ class RequestDef:
 
 @dataclass(frozen=True, slots=True)
 class Spec:
+    """A loaded spec file: its requests, secrets, auth, defaults and vars."""
+
     path: str
     name: str
     requests: tuple[RequestDef, ...]
@@ -339,6 +375,8 @@ class Spec:
 
 @dataclass(frozen=True, slots=True)
 class Environment:
+    """One `environments:` entry of the config, chosen with --env."""
+
     name: str
     base_url: str | None = None
     openapi: OpenAPIRef | None = None
@@ -350,6 +388,8 @@ class Environment:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The config file (`runner.yaml`): what every spec of the run shares."""
+
     path: str | None = None
     base_url: str | None = None
     vars: Mapping[str, Any] = field(default_factory=dict)

@@ -18,6 +18,8 @@ __all__ = ["RunOptions", "select_requests"]
 
 @dataclass(frozen=True, slots=True)
 class RunOptions:
+    """What a spec file runs with beyond itself: the config, the environment, --var and the environ."""
+
     config_vars: Mapping[str, Any] = field(default_factory=dict)
     cli_vars: Mapping[str, Any] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)

@@ -54,6 +54,8 @@ class FailureKind(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Failure:
+    """Why a request did not pass: one check's failure, or an error, in plain words."""
+
     kind: FailureKind
     message: str  # one plain line, e.g. "status: expected 200, got 404"
     expected: str | None = None
@@ -76,6 +78,8 @@ class CheckResult:
 
 @dataclass(frozen=True, slots=True)
 class RequestSnapshot:
+    """What was sent, as reports may show it: secrets already masked."""
+
     method: str
     url: str  # secrets masked
     headers: tuple[tuple[str, str], ...] = ()  # secrets masked ("Bearer ***")
@@ -154,6 +158,8 @@ class AuthDiagnosis:
 
 @dataclass(frozen=True, slots=True)
 class StepResult:
+    """The outcome of one request (one step of a spec file), masked and ready to report."""
+
     spec_path: str
     name: str
     index: int
@@ -179,6 +185,8 @@ class StepResult:
 
 @dataclass(frozen=True, slots=True)
 class SpecResult:
+    """The steps of one spec file, or why the file could not run."""
+
     path: str
     name: str
     steps: tuple[StepResult, ...]
@@ -192,6 +200,8 @@ class SpecResult:
 
 @dataclass(frozen=True, slots=True)
 class RunResult:
+    """Everything one run did: the spec files' results, warnings, and how it ended."""
+
     specs: tuple[SpecResult, ...]
     duration_s: float = 0.0
     version: str = ""

@@ -13,6 +13,8 @@ __all__ = ["Position", "Span", "Diagnostic", "format_diagnostic"]
 
 @dataclass(frozen=True, slots=True, order=True)
 class Position:
+    """A 1-based line and column in a file."""
+
     line: int
     column: int
 

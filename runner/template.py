@@ -27,6 +27,8 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
 @dataclass(frozen=True, slots=True)
 class Ref:
+    """One `${...}` reference in a template: a var, an env variable or a secret."""
+
     kind: str  # "var", "env", "secret"
     name: str
     default: str | None = None

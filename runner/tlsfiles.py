@@ -47,6 +47,8 @@ class TlsMaterialError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Material:
+    """The files requests is given for TLS: client certificate, key and CA bundle."""
+
     cert_file: str | None = None
     key_file: str | None = None
     ca_file: str | None = None

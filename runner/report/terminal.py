@@ -29,19 +29,18 @@ and the last line ``N passed, N failed, N auth, N errors, N skipped in T s``.
 Every string shown comes from a result, goes through `sanitize.scrub` (control
 characters stripped, the Redactor's mask, `::` neutralised) and reaches rich as a
 `rich.text.Text`, never as markup.
+
+rich is imported only when something is drawn with it (a TTY, colour, a table, a tab to
+expand): plain lines in a CI log are written as they are, and importing rich would be
+a fifth of a one-request run's start-up.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from typing import IO, Iterable, Mapping, Sequence
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-from rich.theme import Theme
+from typing import IO, TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from ..redact import Redactor
 from ..results import Outcome, RunResult, SpecResult, StepResult
@@ -60,22 +59,27 @@ from . import (
 )
 from .sanitize import scrub
 
-__all__ = ["TerminalReporter", "THEME", "color_enabled", "step_line"]
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+    from rich.text import Text
+    from rich.theme import Theme
 
-THEME = Theme(
-    {
-        "runner.pass": "bold green",
-        "runner.fail": "bold red",
-        "runner.auth": "bold white on magenta",
-        "runner.auth.text": "bold magenta",
-        "runner.error": "bold yellow",
-        "runner.skip": "dim",
-        "runner.warning": "bold yellow",
-        "runner.header": "bold",
-        "runner.muted": "dim",
-        "runner.section": "bold underline",
-    }
-)
+__all__ = ["TerminalReporter", "Line", "theme", "color_enabled", "step_line"]
+
+_STYLES = {
+    "runner.pass": "bold green",
+    "runner.fail": "bold red",
+    "runner.auth": "bold white on magenta",
+    "runner.auth.text": "bold magenta",
+    "runner.error": "bold yellow",
+    "runner.skip": "dim",
+    "runner.warning": "bold yellow",
+    "runner.header": "bold",
+    "runner.muted": "dim",
+    "runner.section": "bold underline",
+}
 _STYLE = {
     Outcome.PASS: "runner.pass",
     Outcome.FAIL: "runner.fail",
@@ -86,6 +90,43 @@ _STYLE = {
 _NAME_LIMIT = 120
 _NOTE_LIMIT = 300
 _URL_LIMIT = 2000
+
+
+@functools.lru_cache(maxsize=None)
+def theme() -> Theme:
+    """The console's named styles (runner.pass, runner.auth, ...) as a rich Theme."""
+    from rich.theme import Theme
+
+    return Theme(_STYLES)
+
+
+class Line:
+    """A line of styled pieces: what the reporter prints, without importing rich.
+
+    `plain` is the text as a plain console shows it; `rich_text` builds the rich Text
+    only when rich draws the line (TTY, colour, tabs to expand).
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.parts: list[tuple[str, str]] = [(text, style)] if text else []
+
+    def append(self, text: str, style: str = "") -> Line:
+        self.parts.append((text, style))
+        return self
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _style in self.parts)
+
+    def rich_text(self) -> Text:
+        from rich.text import Text
+
+        t = Text()
+        for text, style in self.parts:
+            t.append(text, style=style)
+        return t
 
 
 def color_enabled(environ: Mapping[str, str], is_tty: bool) -> bool:
@@ -163,12 +204,11 @@ def _step_parts(step: StepResult, redactor: Redactor | None) -> list[tuple[str, 
     return parts
 
 
-def step_line(step: StepResult, redactor: Redactor | None = None) -> Text:
+def step_line(step: StepResult, redactor: Redactor | None = None) -> Line:
     """The one stable plain line of a request (see the module docstring)."""
-    t = Text()
-    for text, style in _step_parts(step, redactor):
-        t.append(text, style=style)
-    return t
+    line = Line()
+    line.parts = _step_parts(step, redactor)
+    return line
 
 
 class TerminalReporter:
@@ -191,21 +231,9 @@ class TerminalReporter:
         self.color = color_enabled(env, self.is_tty) if color is None else bool(color)
         self.verbosity = verbosity
         self.redactor = redactor
-        self.console = Console(
-            file=stream,
-            force_terminal=self.is_tty or self.color,
-            force_interactive=self.is_tty,
-            no_color=not self.color,
-            color_system="standard" if self.color else None,
-            width=width,
-            highlight=False,
-            soft_wrap=False,
-            markup=False,
-            emoji=False,
-            theme=THEME,
-            log_path=False,
-            _environ=_console_environ(env),
-        )
+        self._width = width
+        self._environ = env
+        self._console: Console | None = None
         # Plain mode without colour: lines are written as they are (already scrubbed and
         # masked), without rich's per-line rendering; rich keeps the TTY and colour modes.
         self._stream = stream
@@ -216,6 +244,29 @@ class TerminalReporter:
         self._last_spec: str | None = None
         self._last_step: str = ""
         self._warnings: list[str] = []
+
+    @property
+    def console(self) -> Console:
+        """The rich Console, made on first use (a plain, colourless log never needs it)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(
+                file=self._stream,
+                force_terminal=self.is_tty or self.color,
+                force_interactive=self.is_tty,
+                no_color=not self.color,
+                color_system="standard" if self.color else None,
+                width=self._width,
+                highlight=False,
+                soft_wrap=False,
+                markup=False,
+                emoji=False,
+                theme=theme(),
+                log_path=False,
+                _environ=_console_environ(self._environ),
+            )
+        return self._console
 
     # -- helpers ------------------------------------------------------------------
     def _s(self, text: object, **kw) -> str:
@@ -228,11 +279,12 @@ class TerminalReporter:
 
     def _print(self, *renderables) -> None:
         # Plain mode never wraps: one request, one line, however long (CI logs).
-        if self._fast and len(renderables) == 1 and type(renderables[0]) is Text:
+        if self._fast and len(renderables) == 1 and type(renderables[0]) is Line:
             plain = renderables[0].plain
             if "\t" not in plain:  # rich expands tabs; leave that to it
                 self._write_plain(plain)
                 return
+        renderables = tuple(r.rich_text() if type(r) is Line else r for r in renderables)
         if self.is_tty:
             self.console.print(*renderables)
         else:
@@ -247,8 +299,8 @@ class TerminalReporter:
                 new.append(text)
         return new
 
-    def _warning_text(self, text: str) -> Text:
-        t = Text()
+    def _warning_text(self, text: str) -> Line:
+        t = Line()
         t.append("WARNING", style="bold white on red" if self.color else "runner.warning")
         t.append(": ")
         t.append(text, style="runner.warning")
@@ -258,7 +310,7 @@ class TerminalReporter:
     def start(self, version: str, paths: Sequence[object], environment: str | None, warnings: Iterable[str]) -> None:
         with self._lock:
             n = len(paths)
-            head = Text()
+            head = Line()
             head.append(f"request-runner {self._s(version, oneline=True, limit=40)}", style="runner.header")
             head.append(f" | {pluralise(n, 'spec file')}")
             if environment:
@@ -277,7 +329,7 @@ class TerminalReporter:
             else:
                 if result.spec_path != self._last_spec:
                     self._last_spec = result.spec_path
-                    self._print(Text("== " + self._s(result.spec_path, oneline=True, limit=500), style="runner.header"))
+                    self._print(Line("== " + self._s(result.spec_path, oneline=True, limit=500), style="runner.header"))
                 if self._fast:
                     # oneline-scrubbed pieces: no tab, no newline, no control character
                     self._write_plain("".join(text for text, _style in _step_parts(result, self.redactor)))
@@ -285,7 +337,7 @@ class TerminalReporter:
                     self._print(step_line(result, self.redactor))
             curl = curl_of(result)
             if curl:
-                self._print(Text("  $ " + self._s(curl, limit=20000).replace("\n", "\n    "), style="runner.muted"))
+                self._print(Line("  $ " + self._s(curl, limit=20000).replace("\n", "\n    "), style="runner.muted"))
             if self.verbosity >= 2:
                 for line in self._exchange_lines(result):
                     self._print(line)
@@ -297,13 +349,13 @@ class TerminalReporter:
                 return
             path = self._s(spec.path, oneline=True, limit=500)
             if spec.error:
-                t = Text()
+                t = Line()
                 t.append("ERROR", style="runner.error")
                 t.append(f"  {path}: {self._s(spec.error, oneline=True, limit=_NOTE_LIMIT)}")
                 self._print(t)
                 self._last_spec = None
                 return
-            self._print(Text(f"== {path}: {counts_text(spec.steps, spec.duration_s)}", style="runner.muted"))
+            self._print(Line(f"== {path}: {counts_text(spec.steps, spec.duration_s)}", style="runner.muted"))
             self._last_spec = None
 
     def close(self) -> None:
@@ -320,36 +372,36 @@ class TerminalReporter:
             details = [s for s in run.steps if s.outcome is not Outcome.PASS]
             errors = [s for s in run.specs if s.error]
             if details or errors:
-                self._print(Text(""))
-                self._print(Text("Details", style="runner.section"))
+                self._print(Line(""))
+                self._print(Line("Details", style="runner.section"))
                 for spec in errors:
                     self._print(self._spec_error(spec))
                 for step in details:
-                    self._print(Text(""))
+                    self._print(Line(""))
                     for line in self._detail_lines(step):
                         self._print(line)
             groups = group_auth(run.steps)
             if groups:
-                self._print(Text(""))
-                self._print(Text("Authentication failures", style="runner.section"))
+                self._print(Line(""))
+                self._print(Line("Authentication failures", style="runner.section"))
                 for text, _members in groups:
-                    t = Text("  ")
+                    t = Line("  ")
                     t.append("AUTH", style="runner.auth")
                     t.append(" " + self._s(text, oneline=True, limit=1000), style="runner.auth.text")
                     self._print(t)
             if self._warnings:
-                self._print(Text(""))
+                self._print(Line(""))
                 for w in self._warnings:
                     self._print(self._warning_text(w))
             if run.interrupted:
-                self._print(Text(""))
-                self._print(Text(f"Interrupted by {self._s(run.interrupted, oneline=True, limit=20)}: "
+                self._print(Line(""))
+                self._print(Line(f"Interrupted by {self._s(run.interrupted, oneline=True, limit=20)}: "
                                  "the report holds the requests that finished.", style="runner.warning"))
-            self._print(Text(""))
+            self._print(Line(""))
             self._print(self._summary(run))
 
     # -- pieces --------------------------------------------------------------------
-    def _summary(self, run: RunResult) -> Text:
+    def _summary(self, run: RunResult) -> Line:
         line = summary_line(run)
         c = run.counts()
         if c[Outcome.AUTH]:
@@ -358,9 +410,12 @@ class TerminalReporter:
             style = "runner.fail"
         else:
             style = "runner.pass"
-        return Text(line, style=style)
+        return Line(line, style=style)
 
     def _update_live(self) -> None:
+        from rich.live import Live
+        from rich.text import Text
+
         c = self._counts
         t = Text()
         t.append(f"running: {sum(c.values())} done  ")
@@ -383,6 +438,9 @@ class TerminalReporter:
             self._live.update(t, refresh=True)
 
     def _table(self, spec: SpecResult) -> Table:
+        from rich.table import Table
+        from rich.text import Text
+
         title = Text()
         title.append(self._s(spec.name, oneline=True, limit=200), style="runner.header")
         title.append(f"  {self._s(spec.path, oneline=True, limit=300)}", style="runner.muted")
@@ -411,15 +469,15 @@ class TerminalReporter:
         table.caption_justify = "left"
         return table
 
-    def _spec_error(self, spec: SpecResult) -> Text:
-        t = Text()
+    def _spec_error(self, spec: SpecResult) -> Line:
+        t = Line()
         t.append("ERROR", style="runner.error")
         t.append("  " + self._s(spec.path, oneline=True, limit=500) + ": ")
         t.append(self._s(spec.error, limit=2000))
         return t
 
-    def _detail_lines(self, step: StepResult) -> list[Text]:
-        head = Text()
+    def _detail_lines(self, step: StepResult) -> list[Line]:
+        head = Line()
         head.append(f" {_label(step)} " if self.color else _label(step), style=_STYLE[step.outcome])
         head.append("  " + self._s(step.name, oneline=True, limit=_NAME_LIMIT), style="runner.header")
         out = [head]
@@ -427,7 +485,7 @@ class TerminalReporter:
         for entry in failure_lines(step):
             style = "runner.auth.text" if reason is not None and entry == reason else ""
             text = self._s(entry, limit=4000)
-            out.append(Text("\n".join("  " + line for line in text.split("\n")), style=style))
+            out.append(Line("\n".join("  " + line for line in text.split("\n")), style=style))
         verbose = self.verbosity >= 1
         if step.response is not None and self.verbosity < 2:
             if verbose:
@@ -435,30 +493,30 @@ class TerminalReporter:
             excerpt = body_excerpt(step.response, self.redactor, limit=2000 if verbose else 300,
                                    max_lines=40 if verbose else 6)
             if excerpt:
-                out.append(Text("  body: " + excerpt.replace("\n", "\n        "), style="runner.muted"))
+                out.append(Line("  body: " + excerpt.replace("\n", "\n        "), style="runner.muted"))
         return out
 
-    def _exchange_lines(self, step: StepResult, *, with_body: bool = True) -> list[Text]:
+    def _exchange_lines(self, step: StepResult, *, with_body: bool = True) -> list[Line]:
         """-v / -vv: request and response headers (masked) and a bounded body excerpt."""
-        out: list[Text] = []
+        out: list[Line] = []
         req = step.request
         if req is not None:
-            out.append(Text(f"  > {self._s(req.method, oneline=True, limit=16)} "
+            out.append(Line(f"  > {self._s(req.method, oneline=True, limit=16)} "
                             f"{self._s(req.url, oneline=True, limit=_URL_LIMIT)}", style="runner.muted"))
             for k, v in req.headers:
-                out.append(Text(f"  > {self._s(k, oneline=True, limit=200)}: {self._s(v, oneline=True, limit=1000)}",
+                out.append(Line(f"  > {self._s(k, oneline=True, limit=200)}: {self._s(v, oneline=True, limit=1000)}",
                                 style="runner.muted"))
             if with_body and req.body_excerpt:
-                out.append(Text("  > " + self._s(req.body_excerpt, limit=2000, max_lines=40).replace("\n", "\n  > "),
+                out.append(Line("  > " + self._s(req.body_excerpt, limit=2000, max_lines=40).replace("\n", "\n  > "),
                                 style="runner.muted"))
         resp = step.response
         if resp is not None:
-            out.append(Text(f"  < {resp.status} {self._s(resp.reason, oneline=True, limit=200)}", style="runner.muted"))
+            out.append(Line(f"  < {resp.status} {self._s(resp.reason, oneline=True, limit=200)}", style="runner.muted"))
             for k, v in resp.headers:
-                out.append(Text(f"  < {self._s(k, oneline=True, limit=200)}: {self._s(v, oneline=True, limit=1000)}",
+                out.append(Line(f"  < {self._s(k, oneline=True, limit=200)}: {self._s(v, oneline=True, limit=1000)}",
                                 style="runner.muted"))
             if with_body:
                 excerpt = body_excerpt(resp, self.redactor, limit=2000, max_lines=40)
                 if excerpt:
-                    out.append(Text("  < " + excerpt.replace("\n", "\n  < "), style="runner.muted"))
+                    out.append(Line("  < " + excerpt.replace("\n", "\n  < "), style="runner.muted"))
         return out

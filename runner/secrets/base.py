@@ -55,6 +55,8 @@ SOURCE_KINDS: dict[str, str] = {
 
 @dataclass(frozen=True, slots=True)
 class SecretValue:
+    """A resolved secret: its value (never shown), when it expires, what else to mask."""
+
     value: str = field(repr=False)
     expires_at: float | None = None  # SourceContext.clock() deadline, when the source knows one
     # Other sensitive strings the source handled (an oauth2 client_secret read from

@@ -43,6 +43,8 @@ def _digest(value: str) -> str:
 
 @dataclass(slots=True)
 class _Entry:
+    """One source's state in the store: its value or error, and when to renew it."""
+
     source: SecretSource
     lock: threading.Lock = field(default_factory=threading.Lock)
     value: SecretValue | None = None

@@ -32,6 +32,8 @@ class ReportWriter(Protocol):
 
 @dataclass(frozen=True)
 class ReportFile:
+    """A report file asked for, and the function that renders it."""
+
     path: str
     render: ReportWriter
 

@@ -49,11 +49,15 @@ class RunStarted:
 
 @dataclass(frozen=True)
 class StepDone:
+    """A request finished (in file order)."""
+
     step: StepResult
 
 
 @dataclass(frozen=True)
 class SpecDone:
+    """A spec file finished."""
+
     spec: SpecResult
 
 
@@ -67,6 +71,8 @@ class ReportFailed:
 
 @dataclass(frozen=True)
 class RunDone:
+    """The run ended: its result and the exit code."""
+
     result: RunResult
     exit_code: int  # the result's, or 2 when a report file could not be written at the end
 

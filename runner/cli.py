@@ -62,19 +62,37 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (secrets masked)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `command`, only that subcommand gets its options.
+
+    The others are still listed (`runner --help`, "invalid choice"): building every
+    option of every subcommand is a noticeable part of a one-request run's start-up.
+    """
     parser = _ArgumentParser(
         prog="runner",
         description="Declarative, YAML-driven HTTP request runner for smoke-testing APIs.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_ArgumentParser, metavar="COMMAND")
+    for name, (help_text, add_options) in _COMMANDS.items():
+        p = sub.add_parser(name, help=help_text)
+        if command is None or command == name:
+            add_options(p)
+    return parser
 
-    run = sub.add_parser("run", help="run spec files")
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` names (its first word that is not an option), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in _COMMANDS else None
+
+
+def _add_run_parser(run: argparse.ArgumentParser) -> None:
     run.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
     _add_run_options(run)
 
-    validate = sub.add_parser("validate", help="check spec files without sending anything")
+
+def _add_validate_parser(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
     validate.add_argument("--env", metavar="NAME")
     validate.add_argument("--config", metavar="FILE")
@@ -82,12 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--secret", metavar="K=V", action="append", default=[])
     validate.add_argument("--debug", action="store_true")
 
-    schema = sub.add_parser("schema", help="print a JSON Schema (spec, config, report or fragment)")
+
+def _add_schema_parser(schema: argparse.ArgumentParser) -> None:
     schema.add_argument("name", nargs="?", default="spec", choices=["spec", "config", "report", "fragment"])
 
-    _add_load_parser(sub)
 
-    demo = sub.add_parser("demo", help="start the embedded demo API and run the demo specs against it")
+def _add_demo_parser(demo: argparse.ArgumentParser) -> None:
     demo.add_argument(
         "--show-auth-failure",
         action="store_true",
@@ -99,12 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also run the spec whose response breaks the API's OpenAPI document, to see a contract FAIL (exits 1)",
     )
     _add_run_options(demo)
-    _add_import_parser(sub)
-    return parser
 
 
-def _add_import_parser(sub) -> None:
-    imp = sub.add_parser("import", help="write spec files from a curl command, a HAR file, a Postman collection or an OpenAPI document")
+def _add_import_parser(imp: argparse.ArgumentParser) -> None:
     kinds = imp.add_subparsers(dest="kind", parser_class=_ArgumentParser, metavar="KIND", required=True)
     out_help = "a folder, or a .yaml file when one spec results (default: print one spec on stdout)"
     curl = kinds.add_parser("curl", help="a curl command (browser \"Copy as cURL\"): after --, or on stdin")
@@ -117,8 +132,7 @@ def _add_import_parser(sub) -> None:
         p.add_argument("-o", "--output", metavar="PATH", help=out_help)
 
 
-def _add_load_parser(sub) -> None:
-    load = sub.add_parser("load", help="load the API with the spec files as Locust users (extra: request-runner[load])")
+def _add_load_parser(load: argparse.ArgumentParser) -> None:
     load.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
     load.add_argument("--users", "-u", metavar="N", type=_positive_int, default=1, help="simulated users (1)")
     load.add_argument("--spawn-rate", "-r", metavar="N", type=_positive_float, default=1.0, help="users started per second (1)")
@@ -142,6 +156,18 @@ def _add_load_parser(sub) -> None:
     load.add_argument("--p95-ms", metavar="MS", type=_positive_float, help="exit 1 when the 95th percentile is above this")
     load.add_argument("--no-checks", action="store_true", help="check only each request's status, not its other expectations")
     load.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (secrets masked)")
+
+
+# name -> (help, the function that adds its options), in the order `runner --help` lists them
+_COMMANDS = {
+    "run": ("run spec files", _add_run_parser),
+    "validate": ("check spec files without sending anything", _add_validate_parser),
+    "schema": ("print a JSON Schema (spec, config, report or fragment)", _add_schema_parser),
+    "load": ("load the API with the spec files as Locust users (extra: request-runner[load])", _add_load_parser),
+    "demo": ("start the embedded demo API and run the demo specs against it", _add_demo_parser),
+    "import": ("write spec files from a curl command, a HAR file, a Postman collection or an OpenAPI document",
+               _add_import_parser),
+}
 
 
 def _port(text: str) -> int:
@@ -211,7 +237,7 @@ def main(
     debug = "--debug" in argv
     redactor = None
     try:
-        parser = build_parser()
+        parser = build_parser(_command_in(argv))
         try:
             args = parser.parse_args(argv)
         except _CleanExit as done:  # --help

@@ -13,7 +13,6 @@ they NEVER quote the value that was found (it may be a secret), so neither
 
 from __future__ import annotations
 
-import difflib
 import functools
 import json
 import os
@@ -243,6 +242,8 @@ class _Converter:
         for key in inst:
             if key in allowed or any(p.search(key) for p in patterns):
                 continue
+            import difflib  # only a likely typo needs it
+
             close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
             if close:
                 message = f"unknown key '{_short(key)}' (did you mean '{close[0]}'?)"

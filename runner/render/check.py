@@ -8,7 +8,6 @@ path:line:col (`runner validate`, and `runner run` before anything is sent).
 
 from __future__ import annotations
 
-import difflib
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from .. import model as m
@@ -55,6 +54,8 @@ class _Checker:
 
     def secret_name(self, name: str, span: Span | None) -> None:
         if name not in self.secrets:
+            import difflib  # only a likely typo needs it
+
             close = difflib.get_close_matches(name, sorted(self.secrets), n=1)
             self.add(f"secret '{name}' is not declared", span,
                      f"did you mean '{close[0]}'?" if close else "declare it under `secrets:` in the spec or the config")
@@ -315,6 +316,8 @@ def _undefined(name: str, where: Span | None, req: m.RequestDef | None, known: s
             return Diagnostic(f"'{name}' is a capture (of request '{other.name}'{line}); it cannot be used outside requests", where)
         return Diagnostic(f"'{name}' is captured later, by request '{other.name}'{line}", where,
                           "a request can only use captures of earlier requests")
+    import difflib  # only a likely typo needs it
+
     close = difflib.get_close_matches(name, sorted(known), n=1)
     hint = f"did you mean '{close[0]}'?" if close else (
         f"define it under `vars:`, in the config's vars, with --var {name}=VALUE, or capture it in an earlier request")

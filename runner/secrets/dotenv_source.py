@@ -8,7 +8,6 @@ is omitted the secret's own name is looked up.
 
 from __future__ import annotations
 
-import difflib
 import io
 import logging
 from dataclasses import dataclass
@@ -74,6 +73,8 @@ class DotenvSource:
             else:
                 shown = ", ".join(names[:_MAX_NAMES]) + (f" (+{len(names) - _MAX_NAMES} more)" if len(names) > _MAX_NAMES else "")
                 reason = f"key {self.key} is not in {path}; keys present: {shown}"
+                import difflib  # only a likely typo needs it
+
                 close = difflib.get_close_matches(self.key, names, n=1)
                 if close:
                     reason += f" (did you mean {close[0]}?)"

@@ -135,3 +135,16 @@ def test_a_header_with_an_invalid_name_is_left_out(tmp_path):
     code, out, err = run_cli(["import", "curl", "--", "curl", "-H", "Bad Name: y", "-H", "X-Ok: 1", "http://127.0.0.1:9/"])
     assert code == 0, err
     assert "X-Ok" in out and "Bad Name:" not in out
+
+
+@pytest.mark.parametrize("command", ["", "  \n"])
+def test_an_empty_stdin_says_no_command_was_given(tmp_path, command):
+    code, _out, err = _import(tmp_path, command)
+    assert code == 2
+    assert "no curl command given" in err
+
+
+def test_a_url_without_a_host_says_so(tmp_path):
+    code, _out, err = _import(tmp_path, "curl http:///path")
+    assert code == 2
+    assert "has no host" in err

@@ -112,3 +112,13 @@ def test_hand_edited_entries_of_the_wrong_shape_are_skipped_or_read_not_crashed_
     assert "Traceback" not in err and "internal error" not in err
     assert "/api/ok" in out and "/api/h" in out and "/api/n" in out
     assert "/api/m" not in out and "v6" not in out
+
+
+def test_a_broken_har_is_refused_without_quoting_its_text(tmp_path):
+    # a HAR holds tokens: the JSON parser's own message may quote the text around the error
+    har = tmp_path / "broken.har"
+    har.write_text('{"log": {"entries": [{"request": {"headers": [{"value": Bearer ' + CANARY + '}]}}]}}')
+    code, out, err = run_cli(["import", "har", str(har)])
+    assert code == 2
+    assert "not a HAR file (not valid JSON" in err
+    assert CANARY not in out + err

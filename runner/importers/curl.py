@@ -139,6 +139,8 @@ def tokenize(text: str) -> list[str]:
 
 
 def import_curl(argv: list[str]) -> ImportResult:
+    if len(argv) == 1 and not argv[0].strip():
+        argv = []  # an empty stdin
     if len(argv) == 1 and re.search(r"\s", argv[0].strip()):
         argv = tokenize(argv[0])  # the whole command in one argument (or from stdin)
     if argv and argv[0] in ("curl", "curl.exe"):
@@ -235,8 +237,10 @@ def import_curl(argv: list[str]) -> ImportResult:
         parts = urlsplit(url)
     except ValueError as exc:  # e.g. an unclosed `[` of an IPv6 address
         raise UsageError(f"the curl command's URL is not a valid URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    if parts.scheme not in ("http", "https"):
         raise UsageError(f"the curl command's URL is not an http(s) URL (scheme {parts.scheme or 'missing'!r})")
+    if not parts.netloc:
+        raise UsageError("the curl command's URL has no host")
     if "@" in parts.netloc:  # user:password@host: the same as -u
         userinfo, _, host = parts.netloc.rpartition("@")
         user = user if user is not None else unquote(userinfo)

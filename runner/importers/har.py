@@ -59,8 +59,9 @@ def _entries(path: str) -> Iterator[dict[str, Any]]:
             for entry in ijson.items(fh, "log.entries.item", use_float=True):
                 if isinstance(entry, dict):
                     yield entry
-        except ijson.JSONError as exc:
-            raise UsageError(f"{path}: not a HAR file (not valid JSON: {exc})") from None
+        except ijson.JSONError:
+            # not ijson's message: its C backend quotes the text around the error (a HAR holds tokens)
+            raise UsageError(f"{path}: not a HAR file (not valid JSON)") from None
 
 
 def _is_api_call(entry: dict[str, Any]) -> bool:

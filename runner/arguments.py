@@ -134,6 +134,7 @@ def _add_load_parser(load: argparse.ArgumentParser) -> None:
     load.add_argument("--run-time", "-t", metavar="TIME", help="stop after this long: 30s, 2m, 1h30m (default: until Ctrl-C)")
     load.add_argument("--master", action="store_true", help="distributed: be the master (workers run the users)")
     load.add_argument("--expect-workers", metavar="N", type=_positive_int, default=1, help="master: start when N workers are connected (1)")
+    load.add_argument("--expect-workers-max-wait", metavar="TIME", default="60s", help="master: exit 4 if they are not all there by then (60s)")
     load.add_argument("--master-bind-host", metavar="HOST", default="*", help="master: interface to listen on (all)")
     load.add_argument("--master-bind-port", metavar="PORT", type=_port, default=5557, help="master: port to listen on (5557)")
     load.add_argument("--worker", action="store_true", help="distributed: be a worker of --master-host")

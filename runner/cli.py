@@ -112,6 +112,8 @@ def _import_load(args: argparse.Namespace):
         raise UsageError("runner load needs Locust: pip install 'request-runner[load]'")
     if args.master and args.worker:
         raise UsageError("--master and --worker exclude each other")
+    if args.worker and (args.html or args.csv_prefix):
+        raise UsageError("--html and --csv are the master's: a worker sends its statistics to the master, which writes them")
     return importlib.import_module(".loadtest", __package__)
 
 
@@ -124,6 +126,7 @@ def _load(loadtest, app, args: argparse.Namespace, stdout: TextIO, stderr: TextI
         users=args.users, spawn_rate=args.spawn_rate,
         run_time=loadtest.parse_duration(args.run_time) if args.run_time else None,
         master=args.master, worker=args.worker, expect_workers=args.expect_workers,
+        expect_workers_max_wait=loadtest.parse_duration(args.expect_workers_max_wait, "--expect-workers-max-wait"),
         master_host=args.master_host, master_port=args.master_port,
         master_bind_host=args.master_bind_host, master_bind_port=args.master_bind_port,
         csv_prefix=args.csv_prefix, html=args.html, max_fail_ratio=args.max_fail_ratio, p95_ms=args.p95_ms,

@@ -24,6 +24,7 @@ import dataclasses  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import threading  # noqa: E402
+import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any, TextIO  # noqa: E402
 
@@ -60,6 +61,7 @@ class LoadSettings:
     master: bool = False
     worker: bool = False
     expect_workers: int = 1
+    expect_workers_max_wait: float = 60.0  # seconds; then the master gives up: exit 4
     master_host: str = "127.0.0.1"
     master_port: int = 5557
     master_bind_host: str = "*"
@@ -71,16 +73,16 @@ class LoadSettings:
     no_checks: bool = False
 
 
-def parse_duration(text: str) -> float:
+def parse_duration(text: str, flag: str = "--run-time") -> float:
     """Locust's run-time form: `90`, `30s`, `2m`, `1h30m`."""
     from locust.util.timespan import parse_timespan
 
     try:
         seconds = parse_timespan(text)
     except (ValueError, TypeError):
-        raise UsageError(f"--run-time: expected a duration like 30s, 2m or 1h30m, got '{text}'") from None
+        raise UsageError(f"{flag}: expected a duration like 30s, 2m or 1h30m, got '{text}'") from None
     if seconds <= 0:
-        raise UsageError("--run-time: must be longer than 0 s")
+        raise UsageError(f"{flag}: must be longer than 0 s")
     return float(seconds)
 
 
@@ -140,7 +142,24 @@ class RequestFailed(Exception):
         return str(self.args[0]) if self.args else "failed"
 
 
-def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type[User]:
+def row_names(specs: tuple[Spec, ...]) -> list[dict[str, str]]:
+    """Per file, the Locust row name of each request name used by more than one file:
+    `STEM: name` (the file's name without .yaml), or `PATH: name` when two such files share a
+    stem. Other names are their own row name: a row is never shared by two files."""
+    files_of: dict[str, set[int]] = {}
+    for i, spec in enumerate(specs):
+        for req in spec.requests:
+            files_of.setdefault(req.name, set()).add(i)
+    clashing = {name for name, files in files_of.items() if len(files) > 1}
+    stems = [os.path.splitext(os.path.basename(spec.path))[0] for spec in specs]
+    out: list[dict[str, str]] = []
+    for i, spec in enumerate(specs):
+        label = stems[i] if stems.count(stems[i]) == 1 else spec.path
+        out.append({req.name: f"{label}: {req.name}" for req in spec.requests if req.name in clashing})
+    return out
+
+
+def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper, names: dict[str, str]) -> type[User]:
     def report(user: User, step: StepResult) -> None:
         if step.outcome is Outcome.SKIP:
             return
@@ -150,7 +169,7 @@ def _user_class(index: int, spec: Spec, context: Any, stopper: _Stopper) -> type
         response = step.response
         user.environment.events.request.fire(
             request_type=step.method,
-            name=step.name,
+            name=names.get(step.name, step.name),
             response_time=step.elapsed_ms or 0.0,
             response_length=(response.size or len(response.body)) if response is not None else 0,
             exception=None if step.outcome is Outcome.PASS else RequestFailed(_failure_text(step)),
@@ -210,7 +229,8 @@ def run_load(settings: Any, load: LoadSettings, *, redactor: Redactor, environ: 
     context = RunContext(loaded, settings, environ=environ, redactor=redactor, stop=stop)
     stopper = _Stopper()
     try:
-        user_classes = [_user_class(i, spec, context, stopper) for i, spec in enumerate(specs)]
+        names = row_names(specs)
+        user_classes = [_user_class(i, spec, context, stopper, names[i]) for i, spec in enumerate(specs)]
         _logging(redactor, stderr)
         host = shown_url(loaded.base_url) if loaded.base_url else "(the specs' base_url)"
         # stop_timeout: a stopped user finishes its pass through the file (the server saw what Locust counts)
@@ -235,7 +255,11 @@ def run_load(settings: Any, load: LoadSettings, *, redactor: Redactor, environ: 
             greenlets.append(gevent.spawn(csv_writer.stats_writer))
         try:
             if not load.worker:
-                _start(env, runner, load, stderr)
+                missing = _start(env, runner, load)
+                if missing is not None:
+                    runner.quit()  # the workers that came are told to stop
+                    stderr.write(f"error: {missing}; nothing was run\n")
+                    return ExitCode.TRANSPORT
             runner.greenlet.join()
         except KeyboardInterrupt:
             runner.quit()
@@ -260,13 +284,20 @@ def run_load(settings: Any, load: LoadSettings, *, redactor: Redactor, environ: 
         context.close()
 
 
-def _start(env: Environment, runner: Any, load: LoadSettings, stderr: TextIO) -> None:
+def _start(env: Environment, runner: Any, load: LoadSettings) -> str | None:
+    """Start the users (a master: once its workers are there); what is missing if they never came."""
     if isinstance(runner, MasterRunner):
+        deadline = time.monotonic() + load.expect_workers_max_wait
         while len(runner.clients.ready) < load.expect_workers:
+            if time.monotonic() >= deadline:
+                came = len(runner.clients.ready)
+                return (f"{came} of the {load.expect_workers} workers expected (--expect-workers) connected within "
+                        f"{load.expect_workers_max_wait:g} s (--expect-workers-max-wait)")
             gevent.sleep(0.1)
     gevent.spawn(runner.start, load.users, load.spawn_rate)
     if load.run_time is not None:
         gevent.spawn_later(load.run_time, runner.quit)
+    return None
 
 
 def _final_csv(writer: StatsCSVFileWriter, prefix: str) -> None:

@@ -20,6 +20,8 @@ from .session import ReportFailed, ReportFile, Run, RunDone, RunSettings, RunSta
 
 __all__ = ["App", "parse_assignments", "settings_from_args"]
 
+FULL_GC_EVERY = 100  # middle-generation collections between two full ones during a run (Python's: 10)
+
 def _typed(name: str, text: str) -> Any:
     """`--var` text typed as the same text in a `vars:` entry (YAML 1.2 core, as the loader
     types it): `n=2` the number 2, `zip=02134` the text 02134, `'n="5"'` the text 5."""
@@ -129,6 +131,7 @@ class App:
                 elif isinstance(event, SpecDone):
                     self._guard(reporter.spec_done, event.spec)
                 elif isinstance(event, RunStarted):
+                    gc.freeze()  # loaded: the specs live as long as the run (see _gc_frozen)
                     reporter = self._reporter()
                     # A run that ends in an exception still stops the live progress line (and shows the cursor again).
                     cleanup.callback(self._guard, reporter.close)
@@ -203,19 +206,27 @@ class App:
 
 @contextlib.contextmanager
 def _gc_frozen():
-    """Keep full garbage collections cheap while a run loads and sends.
+    """Keep full garbage collections cheap, and rare, while a run loads and sends.
 
     A full collection walks every tracked object, the imported modules and classes
     included: one triggered while a spec file loads costs tens of milliseconds.
-    `gc.freeze()` moves what exists now (mostly imports) out of the collector's sight,
-    so collections during the run only walk what the run creates; `unfreeze` at the end
-    hands everything back, so nothing is kept alive longer than without it. (The
-    console's choice for one process and one run: the library API leaves gc alone.)
+    `gc.freeze()` moves what exists now (mostly imports) out of the collector's sight
+    (the run freezes again once the specs are loaded: they live as long as the run),
+    so collections during the run only walk what the run creates. During a run, full
+    collections find nothing to free (every result is kept until the end) but walk all
+    of the results: six of them were 35 us per request of a 10,000-request run. So they
+    come after 100 middle-generation collections instead of 10; the young ones are
+    unchanged. At the end the thresholds are restored and `unfreeze` hands everything
+    back, so nothing is kept alive longer than without it. (The console's choice for
+    one process and one run: the library API leaves gc alone.)
     """
     gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_GC_EVERY))
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()
 
 

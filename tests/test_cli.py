@@ -562,3 +562,16 @@ def test_bad_run_options_are_refused_before_anything_is_sent(cwd, args, message)
     code, _, err = run_cli(["run", "a.yaml", *args])
     assert code == 2 and message in err
     assert "pass" in (cwd / "a.yaml").read_text()
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it(demo, cwd):
+    """The console freezes what is loaded and makes full collections rarer during a run
+    (app._gc_frozen): afterwards nothing stays frozen and the thresholds are Python's again."""
+    import gc
+
+    before = gc.get_threshold()
+    spec(cwd, "a.yaml", PASSING)
+    code, out, err = run_cli(["run", "a.yaml"], env_for(demo))
+    assert code == 0, out + err
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before

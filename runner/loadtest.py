@@ -145,10 +145,11 @@ class RequestFailed(Exception):
 def row_names(specs: tuple[Spec, ...]) -> list[dict[str, str]]:
     """Per file, the Locust row name of each request name used by more than one file:
     `STEM: name` (the file's name without .yaml), or `PATH: name` when two such files share a
-    stem. Other names are their own row name: a row is never shared by two files."""
+    stem. Other names are their own row name: a row is never shared by two files (a file with
+    `weight: 0` runs no user: it shares nothing)."""
     files_of: dict[str, set[int]] = {}
     for i, spec in enumerate(specs):
-        for req in spec.requests:
+        for req in spec.requests if spec.weight else ():
             files_of.setdefault(req.name, set()).add(i)
     clashing = {name for name, files in files_of.items() if len(files) > 1}
     stems = [os.path.splitext(os.path.basename(spec.path))[0] for spec in specs]

@@ -78,11 +78,19 @@ def test_the_same_request_name_in_two_files_gets_a_row_per_file(tmp_path, http_s
           - name: ping
             url: /ok
         """)
-    code, out, err = load(["pets.yaml", "owners.yaml", "health.yaml", "--users", "3", "--spawn-rate", "30",
+    write(tmp_path / "off.yaml", f"""
+        base_url: {http_server.url}
+        weight: 0
+        requests:
+          - name: ping
+            url: /ok
+        """)
+    code, out, err = load(["pets.yaml", "owners.yaml", "health.yaml", "off.yaml", "--users", "3", "--spawn-rate", "30",
                            "--run-time", "2s", "--csv", "out/run"], tmp_path)
     assert code == 0, err
     stats = rows(tmp_path / "out/run_stats.csv")
-    assert set(stats) == {"pets: list", "owners: list", "ping", "Aggregated"}  # a name in one file stays as is
+    # a name in one file stays as is (off.yaml, weight 0, runs no user: its 'ping' is no other row)
+    assert set(stats) == {"pets: list", "owners: list", "ping", "Aggregated"}
     assert all(int(stats[name]["Request Count"]) > 0 for name in ("pets: list", "owners: list", "ping"))
 
 

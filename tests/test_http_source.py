@@ -429,6 +429,28 @@ def test_an_expired_jwt_is_renewed_before_sending(login, tmp_path):
     assert_no_leak(out, err)
 
 
+def test_a_short_lived_jwt_is_used_for_half_its_life_not_renewed_before_every_request(login, tmp_path):
+    """A 30 s JWT is within the 60 s leeway from the start: the leeway is then half the life it
+    had when first seen (as for `expires_in`), so it is sent, not replaced before each request."""
+    issued: list[str] = []
+
+    def answer(call, body):
+        token = _jwt(30, call)
+        issued.append(token)
+        login.valid.add(token)
+        return json_answer({"access_token": token})
+
+    login.answer = answer
+    write(tmp_path / "s.yaml", spec_text("jwt", LOGIN.replace("expires_in: $.expires_in\n", ""),
+                                         "  - {name: one, url: /api/me}\n  - {name: two, url: /api/me}\n"))
+    code, out, err = run_cli(["run", str(tmp_path / "s.yaml")], env=env_for(login))
+    assert code == 0, out + err
+    assert len(login.logins) == 1
+    assert login.seen_tokens == [issued[0], issued[0]]
+    assert "refreshed" not in out
+    assert_no_leak(out, err)
+
+
 def test_a_source_that_keeps_answering_expired_jwts_is_asked_once(login, tmp_path):
     def answer(call, body):
         return json_answer({"access_token": _jwt(-3600, call)})

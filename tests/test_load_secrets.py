@@ -13,6 +13,7 @@ import pytest
 from tests.helpers import CANARY, write
 from tests.login_server import PASSWORD, LoginServer
 from tests.test_load import load, needs_locust, rows
+from tests.token_server import TokenServer
 
 LOGIN_DELAY_S = 0.3  # a slow login: while it runs, every other user is stopped at the same point
 
@@ -123,3 +124,25 @@ def test_many_users_renewing_before_expiry_at_once_cause_one_login(tmp_path):
     stats = rows(tmp_path / "out/run_stats.csv")["me"]
     assert stats["Failure Count"] == "0"  # every request carried a fresh token
     _no_canary(out, err, *(p.read_text() for p in (tmp_path / "out").iterdir()))
+
+
+@needs_locust
+def test_a_short_lived_jwt_is_not_fetched_again_for_every_request(tmp_path, http_server):
+    """An OAuth2 access token (a JWT) that lives 30 s: one token request for the whole run,
+    not one per request (a JWT within the 60 s leeway from the start is used for half its life)."""
+    with TokenServer(expires_in=30) as tokens:
+        write(tmp_path / "s.yaml", f"""
+            base_url: {http_server.url}
+            secrets:
+              api_token:
+                oauth2: {{token_url: {tokens.url}, client_id: demo-client, client_secret: "${{env:CLIENT_SECRET}}"}}
+            auth: {{bearer: api_token}}
+            requests:
+              - name: echo
+                url: /echo
+            """)
+        code, out, err = load(["s.yaml", "--users", "3", "--spawn-rate", "30", "--run-time", "2s",
+                               "--csv", "out/run"], tmp_path, {"CLIENT_SECRET": "demo-secret"})
+    assert code == 0, err
+    assert tokens.calls == 1
+    assert int(rows(tmp_path / "out/run_stats.csv")["echo"]["Request Count"]) > 3

@@ -80,7 +80,7 @@ class SpecRenderer(_Planner, _Bodies):
         self._row_plans: dict[int, RequestPlan] = {}  # id(ForEach) -> the plan of its first row
         self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
         self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
-        self._expiry: dict[str, float | None] = {}  # token -> its JWT exp (None: not a JWT)
+        self._expiry: dict[str, tuple[float, float] | None] = {}  # token -> (JWT exp, renew at); None: not a JWT
         self.new_pass()
 
     def new_pass(self) -> None:
@@ -236,14 +236,19 @@ class SpecRenderer(_Planner, _Bodies):
         return Rendered(prepared, url, decl, auth_secret, token, scheme, basic, body_text, self._used, *fresh)
 
     def _unexpired(self, decl: m.SecretDecl) -> tuple[str, tuple[bool, bool]]:
-        """The token, refreshed first when it is a JWT whose `exp` has passed (60 s leeway)
-        and its source can give a new one. (token, (refreshed_before_send, expired_when_sent))."""
+        """The token, refreshed first when it is a JWT whose `exp` has passed or is near (60 s
+        leeway, or half the life it had when first seen if that is shorter: a 30 s token is used
+        for 15 s, not refreshed before every request) and its source can give a new one.
+        (token, (refreshed_before_send, expired_when_sent))."""
         token = self.store.get(decl)
-        exp = self._expiry.get(token, _UNSEEN)
-        if exp is _UNSEEN:
-            exp = self._expiry[token] = jwt_expiry(token)  # decoded once per token, not per request
-        if exp is None or time.time() < exp - SKEW_S:
+        known = self._expiry.get(token, _UNSEEN)
+        if known is _UNSEEN:  # decoded once per token, not per request
+            exp = jwt_expiry(token)
+            known = None if exp is None else (exp, exp - min(SKEW_S, max(0.0, exp - time.time()) / 2))
+            self._expiry[token] = known
+        if known is None or time.time() < known[1]:
             return token, (False, False)
+        exp = known[0]
         # "expired when sent" is said only of an exp that has really passed (no leeway)
         if not self.store.refreshable(decl):
             return token, (False, time.time() >= exp)

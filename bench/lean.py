@@ -9,7 +9,8 @@ the same work:
 
 - start-up: CPU time (user + system, from os.wait4) of a one-request `runner run`
   against the bare script's (best of 10): on a shared machine CPU time is what stays
-  comparable; wall times are in the JSON too;
+  comparable; wall times are in the JSON too. A second row is the floor: only importing
+  the libraries the runner must use (requests, PyYAML, python-jsonpath, jsonschema-rs);
 - loading: `load_spec_file` of the --big spec, in a fresh process (best of 3);
 - memory: peak RSS (os.wait4's ru_maxrss) of `runner run` on the --small and the --big
   spec, without report flags and with --json --junit --html; the ratio big/small;
@@ -131,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
                 one_runner, _ = best(10, runner + [str(specs[1])], env, work)
                 one_bare, _ = best(10, bare + ["1"], env, work)
                 rows.append(("start-up: one-request run (CPU s)", one_runner, one_bare, 1.6, "s"))
+                # The floor under any runner: importing the libraries the project must use
+                # (python-jsonpath compiles its lexers on import), next to the same bare script.
+                floor, _ = best(10, [py, "-c", "import json, requests, yaml, jsonpath, jsonschema_rs"], env, work)
+                rows.append(("  importing requests+yaml+jsonpath+jsonschema-rs", floor, one_bare, None, "s"))
 
             if "loading" in only:
                 loads = [float(run_child([py, str(work / "load.py"), str(specs[args.big])], env, work)[2])

@@ -208,37 +208,6 @@ def _scalar_compare(op: str, operand: Any) -> bool:
 _REDIRECT_HINT = "redirects are not followed unless `follow_redirects: true` is set (on the request or in `defaults`)"
 
 
-# A path of member names and array indexes only (`$.items[0].id`): walked directly while
-# the document holds plain objects and arrays; anything else is python-jsonpath's to answer.
-_SIMPLE_PATH = re.compile(r"\$(?:\.[A-Za-z_][A-Za-z0-9_]*|\[(?:0|[1-9][0-9]{0,8})\])*\Z")
-_PATH_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]")
-_UNSET: Any = object()
-
-
-def _simple_steps(path: str) -> tuple[str | int, ...] | None:
-    if not _SIMPLE_PATH.match(path):
-        return None
-    return tuple(name if name else int(index) for name, index in _PATH_STEP.findall(path))
-
-
-def _walk(steps: tuple[str | int, ...], doc: Any) -> Any:
-    """The value at `steps`, MISSING, or _UNSET when a step meets anything but a dict (a name)
-    or a list (an index): python-jsonpath decides those (it reads `[0]` of an object as key "0")."""
-    value = doc
-    for step in steps:
-        kind = type(value)
-        if kind is dict and type(step) is str:
-            if step not in value:
-                return MISSING
-        elif kind is list and type(step) is int:
-            if step >= len(value):
-                return MISSING
-        else:
-            return _UNSET
-        value = value[step]
-    return value
-
-
 class Evaluator:
     """Evaluates expectations; caches compiled JSONPaths, regexes and schemas per spec run."""
 
@@ -246,7 +215,6 @@ class Evaluator:
         self._env = jsonpath.JSONPathEnvironment()
         self._paths: dict[str, Any] = {}
         self._singular: dict[str, bool] = {}
-        self._steps: dict[str, tuple[str | int, ...] | None] = {}
         self._regexes: dict[str, re.Pattern[str]] = {}
         self._schemas: dict[int, tuple[SchemaCheck, Any]] = {}
 
@@ -287,14 +255,6 @@ class Evaluator:
 
     def select(self, path: str, doc: Any) -> Any:
         """A singular path -> its value, or MISSING; any other path -> the list it selects (maybe empty)."""
-        steps = self._steps.get(path, _UNSET)
-        if steps is _UNSET:
-            steps = self._steps[path] = _simple_steps(path)
-            self.compile_path(path)  # python-jsonpath parses it too: the same errors as any path
-        if steps is not None:
-            value = _walk(steps, doc)
-            if value is not _UNSET:
-                return value
         found = self.nodes(path, doc)
         if not self.singular(path):
             return found

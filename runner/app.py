@@ -123,7 +123,7 @@ class App:
         github = self.environ.get("GITHUB_ACTIONS") == "true"
         run = Run(self._settings(paths), environ=self.environ, redactor=self.redactor, handle_signals=True,
                   on_secret_resolved=self._add_mask if github else None)
-        with _gc_frozen(), contextlib.ExitStack() as cleanup:
+        with _QuietGc() as quiet_gc, contextlib.ExitStack() as cleanup:
             reporter = None
             for event in run.events():
                 if isinstance(event, StepDone):
@@ -131,7 +131,7 @@ class App:
                 elif isinstance(event, SpecDone):
                     self._guard(reporter.spec_done, event.spec)
                 elif isinstance(event, RunStarted):
-                    gc.freeze()  # loaded: the specs live as long as the run (see _gc_frozen)
+                    quiet_gc.loaded()
                     reporter = self._reporter()
                     # A run that ends in an exception still stops the live progress line (and shows the cursor again).
                     cleanup.callback(self._guard, reporter.close)
@@ -204,29 +204,43 @@ class App:
             self._stdout_closed = True  # cli.entry_point silences stdout before the process exits
 
 
-@contextlib.contextmanager
-def _gc_frozen():
-    """Keep full garbage collections cheap, and rare, while a run loads and sends.
+class _QuietGc:
+    """Keep garbage collection out of the way while a run loads and sends.
 
-    A full collection walks every tracked object, the imported modules and classes
-    included: one triggered while a spec file loads costs tens of milliseconds.
-    `gc.freeze()` moves what exists now (mostly imports) out of the collector's sight
-    (the run freezes again once the specs are loaded: they live as long as the run),
-    so collections during the run only walk what the run creates. During a run, full
-    collections find nothing to free (every result is kept until the end) but walk all
-    of the results: six of them were 35 us per request of a 10,000-request run. So they
-    come after 100 middle-generation collections instead of 10; the young ones are
-    unchanged. At the end the thresholds are restored and `unfreeze` hands everything
-    back, so nothing is kept alive longer than without it. (The console's choice for
-    one process and one run: the library API leaves gc alone.)
+    - Loading builds objects that live as long as the run and leaves no cyclic
+      garbage: collections while loading were a sixth of a large file's load time and
+      freed nothing, so the collector is off until the specs are loaded (`loaded()`).
+    - A full collection walks every tracked object, the imported modules included.
+      `gc.freeze()` moves what exists (imports; then, once loaded, the specs) out of
+      the collector's sight, so collections during the run only walk what it creates.
+    - During a run, full collections find nothing to free (every result is kept until
+      the end) but walk all of the results: six of them were 35 us per request of a
+      10,000-request run. They come after FULL_GC_EVERY middle-generation collections
+      instead of 10; the young ones, which free the run's garbage, are unchanged.
+
+    At the end the collector's state and thresholds are restored and `unfreeze` hands
+    everything back, so nothing is kept alive longer than without it. (The console's
+    choice for one process and one run: the library API leaves gc alone.)
     """
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_GC_EVERY))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
+
+    def __enter__(self) -> "_QuietGc":
+        self._enabled = gc.isenabled()
+        self._thresholds = gc.get_threshold()
+        gc.freeze()
+        gc.disable()
+        t0, t1, t2 = self._thresholds
+        gc.set_threshold(t0, t1, max(t2, FULL_GC_EVERY))
+        return self
+
+    def loaded(self) -> None:
+        gc.freeze()
+        if self._enabled:
+            gc.enable()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.set_threshold(*self._thresholds)
+        if self._enabled:
+            gc.enable()
         gc.unfreeze()
 
 

@@ -565,13 +565,22 @@ def test_bad_run_options_are_refused_before_anything_is_sent(cwd, args, message)
 
 
 def test_a_run_leaves_the_garbage_collector_as_it_found_it(demo, cwd):
-    """The console freezes what is loaded and makes full collections rarer during a run
-    (app._gc_frozen): afterwards nothing stays frozen and the thresholds are Python's again."""
+    """The console keeps the collector off while loading, freezes what is loaded and makes
+    full collections rarer during a run (app._QuietGc): afterwards the collector is on,
+    nothing stays frozen and the thresholds are Python's again."""
     import gc
 
     before = gc.get_threshold()
     spec(cwd, "a.yaml", PASSING)
     code, out, err = run_cli(["run", "a.yaml"], env_for(demo))
     assert code == 0, out + err
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+    # a spec that fails to load ends the run while the collector is still off
+    spec(cwd, "bad.yaml", "version: 1\nrequests:\n  - url: [\n")
+    code, out, err = run_cli(["run", "bad.yaml"], env_for(demo))
+    assert code == 2, out + err
+    assert gc.isenabled()
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before

@@ -184,10 +184,13 @@ class Transport:
             raise TransportError("timeout", f"timed out after {_seconds(req.timeout)} ({host_port(url)})")
         if self._stop is not None and self._stop.is_set():
             raise TransportError("interrupted", "interrupted before sending")
-        verify: bool | str = req.verify
-        if verify and (req.ca_file or self._ca_bundle):
-            verify = req.ca_file or self._ca_bundle
         try:
+            proxies = self._proxies_for(url) or {}
+            verify: bool | str = req.verify
+            # A CA bundle is for TLS only: requests stats its path on every send and urllib3
+            # drops it for a plain-http pool, so plain http without a proxy goes without it.
+            if verify and (req.ca_file or self._ca_bundle) and (proxies or url[:5].lower() != "http:"):
+                verify = req.ca_file or self._ca_bundle
             session = self._session(req.verify)
             # Session.send is bypassed on purpose: with allow_redirects=False it still reads the
             # whole body of a 3xx (to compute Response.next), unbounded. We send through the
@@ -201,7 +204,7 @@ class Transport:
                 timeout=(remaining, remaining),
                 verify=verify,
                 cert=req.cert,
-                proxies=self._proxies_for(url) or {},
+                proxies=proxies,
             )
             raw_headers = resp.raw.headers
             if "set-cookie" in raw_headers or "set-cookie2" in raw_headers:

@@ -584,3 +584,18 @@ def test_a_run_leaves_the_garbage_collector_as_it_found_it(demo, cwd):
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
     assert gc.get_threshold() == before
+
+
+def test_the_process_exits_with_its_output_and_reports_complete(demo, tmp_path):
+    """`runner run` as a process (cli.entry_point, which leaves the last garbage collection
+    to the OS): every line reaches a pipe, the reports are whole, the exit code is the run's."""
+    spec(tmp_path, "a.yaml", PASSING)
+    junit, report = tmp_path / "j.xml", tmp_path / "r.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "runner", "run", "a.yaml", "--junit", str(junit), "--json", str(report)],
+        cwd=tmp_path, capture_output=True, text=True, env=_subprocess_env(**env_for(demo)), timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "3 passed, 0 failed, 0 auth, 0 errors, 0 skipped in" in proc.stdout.rstrip().splitlines()[-1]
+    assert len(ET.parse(junit).getroot().findall(".//testcase")) == 3
+    assert json.loads(report.read_text())["summary"]["passed"] == 3

@@ -507,15 +507,15 @@ def test_a_bug_is_exit_70_with_a_one_line_message_and_no_secret(demo, cwd, monke
     """HAZARDS A12: a forced internal error with the token in a local variable."""
     from runner.report import junit
 
-    real_render = junit.render
+    real_chunks = junit.chunks
 
-    def broken_render(run, **kw):
+    def broken_chunks(run, **kw):
         if run.in_progress:  # the early writes come before the token is resolved
-            return real_render(run, **kw)
+            return real_chunks(run, **kw)
         token = CANARY  # noqa: F841 - a secret in the frame's locals
         raise RuntimeError(f"reporter bug while holding {CANARY}")
 
-    monkeypatch.setattr(junit, "render", broken_render)
+    monkeypatch.setattr(junit, "chunks", broken_chunks)
     spec(cwd, "a.yaml", PASSING)
     args = ["run", "a.yaml", "--junit", "j.xml"] + (["--debug"] if debug else [])
     code, out, err = run_cli(args, env_for(demo, token=CANARY))
@@ -533,14 +533,14 @@ class _Terminal(io.StringIO):
 def test_a_bug_mid_run_on_a_terminal_gives_the_cursor_back(demo, cwd, monkeypatch):
     from runner.report import junit
 
-    real_render = junit.render
+    real_chunks = junit.chunks
 
-    def broken_render(run, **kw):
+    def broken_chunks(run, **kw):
         if run.in_progress:
-            return real_render(run, **kw)
+            return real_chunks(run, **kw)
         raise RuntimeError("reporter bug")
 
-    monkeypatch.setattr(junit, "render", broken_render)
+    monkeypatch.setattr(junit, "chunks", broken_chunks)
     spec(cwd, "a.yaml", PASSING)
     code, out, err = run_cli(["run", "a.yaml", "--junit", "j.xml"], env_for(demo, token=CANARY, TERM="xterm"),
                              stdout=_Terminal())

@@ -54,14 +54,16 @@ __all__ = [
     "WRITERS",
 ]
 
-# Report file formats: name -> module whose `render(run, *, redactor) -> str` writes it.
-# A new format is one module with that function and one line here.
+# Report file formats: name -> module whose `chunks(run, *, redactor) -> Iterator[str]` writes
+# it piece by piece (a large run's report is never one string in memory), and whose
+# `render(run, *, redactor) -> str` joins them. A new format is one module with those
+# functions and one line here.
 WRITERS = {"junit": "junit", "json": "json_report", "summary": "markdown", "html": "html"}
 
 
-def writer(name: str) -> Callable[..., str]:
-    """The `render(run, *, redactor=None) -> str` of a report format (imported on first use)."""
-    return importlib.import_module(f".{WRITERS[name]}", __name__).render
+def writer(name: str) -> Callable[..., Iterable[str]]:
+    """The `chunks(run, *, redactor=None) -> Iterator[str]` of a report format (imported on first use)."""
+    return importlib.import_module(f".{WRITERS[name]}", __name__).chunks
 
 
 OUTCOME_ORDER = (Outcome.PASS, Outcome.FAIL, Outcome.AUTH, Outcome.ERROR, Outcome.SKIP)

@@ -29,7 +29,7 @@ import base64
 import hashlib
 import html
 from importlib import resources
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from ..errors import ExitCode
 from ..redact import Redactor
@@ -53,7 +53,7 @@ from . import (
 )
 from .sanitize import scrub
 
-__all__ = ["BULK_BUDGET", "content_security_policy", "render"]
+__all__ = ["BULK_BUDGET", "chunks", "content_security_policy", "render"]
 
 # Characters of bodies, headers and curl commands in one page: most for the requests that
 # did not pass (shown first), a smaller share for the others.
@@ -144,12 +144,13 @@ class _Page:
 
     # ----- page --------------------------------------------------------------------------
 
-    def render(self) -> str:
+    def render(self) -> Iterator[str]:
+        """The page in pieces, a request at a time (never the whole page in one string)."""
         run = self.run
         style = _asset("report.css") + _WIDTHS
         script = _asset("report.js")
         title = ("in progress: " if run.in_progress else "") + summary_line(run)
-        return "".join([
+        yield "".join([
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n",
             f'<meta http-equiv="Content-Security-Policy" content="{content_security_policy(style, script)}">\n',
             '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
@@ -157,10 +158,10 @@ class _Page:
             f"<title>request-runner: {self.e(title, 300, oneline=True)}</title>\n",
             f"<style>{style}</style>\n</head>\n<body>\n",
             self.header(),
-            self.requests(),
-            f'<footer>request-runner {self.e(run.version, 100, oneline=True)}</footer>\n',
-            f"<script>{script}</script>\n</body>\n</html>\n",
         ])
+        yield from self.requests()
+        yield (f'<footer>request-runner {self.e(run.version, 100, oneline=True)}</footer>\n'
+               f"<script>{script}</script>\n</body>\n</html>\n")
 
     def header(self) -> str:
         run = self.run
@@ -219,7 +220,7 @@ class _Page:
 
     # ----- the list of requests ------------------------------------------------------------
 
-    def requests(self) -> str:
+    def requests(self) -> Iterator[str]:
         run = self.run
         counts = run.counts()
         out = ["<main>\n<h2>Requests</h2>\n", '<div id="controls" class="controls" hidden>',
@@ -238,14 +239,16 @@ class _Page:
                    "<span>Request</span><span>URL</span><span>Status</span>"
                    f'<span class="axis"><span>0</span><span>{half}</span><span>{format_ms(self.scale)}</span></span>'
                    "</div>\n<div id=\"list\">\n")
+        yield "".join(out)
+        out = []
         specs = {spec.path: spec for spec in run.specs}
         for number, step in _failures_first(run.steps):
-            out.append(self.row(number, step, specs.get(step.spec_path)))
+            yield self.row(number, step, specs.get(step.spec_path))
         out.append("</div>\n")
         if not run.steps:
             out.append('<p class="empty">No request has finished.</p>\n')
         out.append('<p id="none-shown" class="empty" hidden>No request matches the filter.</p>\n</main>\n')
-        return "".join(out)
+        yield "".join(out)
 
     def row(self, number: int, step: StepResult, spec: SpecResult | None) -> str:
         c = _cls(step.outcome)
@@ -404,4 +407,9 @@ class _Page:
 
 def render(run: RunResult, *, redactor: Redactor | None = None) -> str:
     """The report as one HTML document (UTF-8 text)."""
+    return "".join(_Page(run, redactor).render())
+
+
+def chunks(run: RunResult, *, redactor: Redactor | None = None) -> Iterator[str]:
+    """The text of `render`, a request at a time."""
     return _Page(run, redactor).render()

@@ -11,7 +11,8 @@ allow_nan=False, so it is strict JSON).
 from __future__ import annotations
 
 import json
-from typing import Any
+import uuid
+from typing import Any, Iterable, Iterator
 
 from ..redact import Redactor
 from ..results import (
@@ -28,7 +29,7 @@ from ..results import (
 from . import body_excerpt, body_is_binary, body_sha256, curl_of, finite
 from .sanitize import scrub
 
-__all__ = ["FORMAT", "VERSION", "render", "to_dict"]
+__all__ = ["FORMAT", "VERSION", "chunks", "render", "to_dict"]
 
 FORMAT = "request-runner-report"
 VERSION = 1
@@ -143,17 +144,19 @@ class _Builder:
             return {}
         return {"file": self.s(st.span.path, 4000), "included_from": [self.s(i, 4000) for i in st.included_from]}
 
-    def spec(self, sp: SpecResult) -> dict[str, Any]:
+    def spec(self, sp: SpecResult, steps: Any = None) -> dict[str, Any]:
+        """`steps` stands in for the list of steps when given (a placeholder the stream fills)."""
         return {
             "path": self.s(sp.path, 4000),
             "name": self.s(sp.name, 500),
             "duration_s": finite(sp.duration_s) or 0.0,
             "error": self.opt(sp.error, _LONG),
             "tags": [self.s(t, 200) for t in sp.tags],
-            "steps": [self.step(st) for st in sp.steps],
+            "steps": [self.step(st) for st in sp.steps] if steps is None else steps,
         }
 
-    def run(self, run: RunResult) -> dict[str, Any]:
+    def run(self, run: RunResult, specs: Any = None) -> dict[str, Any]:
+        """`specs` stands in for the list of spec files when given (a placeholder the stream fills)."""
         c = run.counts()
         summary: dict[str, Any] = {
             "passed": c[Outcome.PASS],
@@ -176,7 +179,7 @@ class _Builder:
             "in_progress": bool(run.in_progress),
             "warnings": [self.s(w) for w in run.warnings],
             "summary": summary,
-            "specs": [self.spec(sp) for sp in run.specs],
+            "specs": [self.spec(sp) for sp in run.specs] if specs is None else specs,
         }
 
 
@@ -186,4 +189,40 @@ def to_dict(run: RunResult, *, redactor: Redactor | None = None) -> dict[str, An
 
 def render(run: RunResult, *, redactor: Redactor | None = None) -> str:
     """The report as strict JSON text (UTF-8, indented, a trailing newline)."""
-    return json.dumps(to_dict(run, redactor=redactor), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return "".join(chunks(run, redactor=redactor))
+
+
+def chunks(run: RunResult, *, redactor: Redactor | None = None) -> Iterator[str]:
+    """The text of `render`, a step at a time: a 10,000-request report is never one dict
+    tree or one string in memory (each step's dict is dumped and dropped)."""
+    b = _Builder(redactor)
+    hole = "\x00" + uuid.uuid4().hex  # stands for a list; scrubbed text holds no NUL, so no value equals it
+    hole_text = json.dumps(hole)
+    before, after = _dump(b.run(run, specs=hole), 0).split(hole_text)
+    yield before
+    yield from _list((_spec_chunks(b, sp, hole, hole_text) for sp in run.specs), 1)
+    yield after + "\n"
+
+
+def _spec_chunks(b: _Builder, sp: SpecResult, hole: str, hole_text: str) -> Iterator[str]:
+    before, after = _dump(b.spec(sp, steps=hole), 2).split(hole_text)
+    yield before
+    yield from _list(((_dump(b.step(st), 4),) for st in sp.steps), 3)
+    yield after
+
+
+def _dump(value: Any, depth: int) -> str:
+    """`value` as json.dumps(indent=2) writes it `depth` levels deep in the document (JSON
+    text holds no raw newline inside a string, so shifting every line is exact)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+    return text.replace("\n", "\n" + "  " * depth) if depth else text
+
+
+def _list(items: Iterable[Iterable[str]], depth: int) -> Iterator[str]:
+    """A JSON list `depth` levels deep whose items (each a run of text pieces) come one by one."""
+    empty = True
+    for item in items:
+        yield ("[\n" if empty else ",\n") + "  " * (depth + 1)
+        yield from item
+        empty = False
+    yield "[]" if empty else "\n" + "  " * depth + "]"

@@ -14,7 +14,8 @@
 A spec file that could not run at all becomes one testcase with <error type="spec">.
 `failures` counts FAIL and AUTH, `errors` ERROR and unrunnable files. Text is masked
 and sanitised (`sanitize.scrub`), then stripped of anything XML 1.0 forbids, and the
-document is built with xml.etree.ElementTree (which escapes the rest). The detail
+document is written with xml.etree.ElementTree (which escapes the rest), one testcase
+at a time: a 10,000-request report is never one tree or one string in memory. The detail
 text is the same plain diagnosis the terminal prints (`runner.report.failure_lines`).
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Iterable, Iterator
 
 from ..redact import Redactor
 from ..results import FailureKind, Outcome, RunResult, SpecResult, StepResult
@@ -29,7 +31,7 @@ from . import (auth_reason, body_excerpt, curl_of, failure_lines, finite, is_con
                 is_secret_failure)
 from .sanitize import scrub, xml_safe
 
-__all__ = ["render", "classname_for"]
+__all__ = ["chunks", "render", "classname_for"]
 
 _MESSAGE_LIMIT = 500
 _TEXT_LIMIT = 20_000
@@ -74,8 +76,9 @@ class _Writer:
             lines.append(excerpt)
         return self.text("\n".join(lines))
 
-    def testcase(self, parent: ET.Element, step: StepResult) -> None:
-        case = ET.SubElement(parent, "testcase", {
+    def testcase(self, step: StepResult) -> str:
+        """One <testcase>, as text indented for its place in the document."""
+        case = ET.Element("testcase", {
             "name": self.attr(step.name),
             "classname": self.attr(classname_for(step.spec_path)),
             "time": _secs((finite(step.elapsed_ms) or 0.0) / 1000.0),
@@ -102,8 +105,9 @@ class _Writer:
         curl = curl_of(step)
         if curl:
             ET.SubElement(case, "system-out").text = self.text(curl)
+        return _text(case, 2)
 
-    def testsuite(self, parent: ET.Element, run: RunResult, spec: SpecResult, hostname: str | None) -> dict:
+    def counts(self, spec: SpecResult) -> dict[str, int]:
         steps = spec.steps
         failures = sum(1 for s in steps if s.outcome in (Outcome.FAIL, Outcome.AUTH))
         # an interrupted step is an <error> even if the engine marked it SKIP
@@ -114,20 +118,19 @@ class _Writer:
         if spec.error:
             tests += 1
             errors += 1
-        attrs = {
-            "name": self.attr(spec.name or spec.path),
-            "tests": str(tests),
-            "failures": str(failures),
-            "errors": str(errors),
-            "skipped": str(skipped),
-            "time": _secs(spec.duration_s),
-        }
+        return {"tests": tests, "failures": failures, "errors": errors, "skipped": skipped}
+
+    def testsuite(self, run: RunResult, spec: SpecResult, hostname: str | None) -> Iterator[str]:
+        """One <testsuite>: its opening tag and properties, then its testcases one by one."""
+        counts = self.counts(spec)
+        attrs = {"name": self.attr(spec.name or spec.path), **{k: str(v) for k, v in counts.items()},
+                 "time": _secs(spec.duration_s)}
         if run.started_at and _TIMESTAMP.match(run.started_at):
             attrs["timestamp"] = run.started_at
         if hostname:
             attrs["hostname"] = self.attr(hostname, 255)
         attrs["file"] = self.attr(spec.path, 1000)
-        suite = ET.SubElement(parent, "testsuite", attrs)
+        suite = ET.Element("testsuite", attrs)
         props = []
         if run.version:
             props.append(("request-runner.version", run.version))
@@ -143,30 +146,71 @@ class _Writer:
             pe = ET.SubElement(suite, "properties")
             for name, value in props:
                 ET.SubElement(pe, "property", {"name": name, "value": self.attr(value, 2000)})
-        for step in steps:
-            self.testcase(suite, step)
+        cases: Iterator[str] = (self.testcase(step) for step in spec.steps)
         if spec.error:
-            case = ET.SubElement(suite, "testcase", {
-                "name": self.attr(f"{spec.path} (could not run)"),
-                "classname": self.attr(classname_for(spec.path)),
-                "time": _secs(0.0),
-            })
-            el = ET.SubElement(case, "error", {"message": self.attr(spec.error), "type": "spec"})
-            el.text = self.text(spec.error)
-        return {"tests": tests, "failures": failures, "errors": errors, "skipped": skipped}
+            cases = _chain(cases, self.spec_error(spec))
+        yield from _around(suite, ((case,) for case in cases), 1)
+
+    def spec_error(self, spec: SpecResult) -> str:
+        """A spec file that could not run: one testcase with <error type="spec">."""
+        case = ET.Element("testcase", {
+            "name": self.attr(f"{spec.path} (could not run)"),
+            "classname": self.attr(classname_for(spec.path)),
+            "time": _secs(0.0),
+        })
+        el = ET.SubElement(case, "error", {"message": self.attr(spec.error), "type": "spec"})
+        el.text = self.text(spec.error)
+        return _text(case, 2)
+
+
+_HOLE = "rr-hole"  # a placeholder element: where the streamed children go
+
+
+def _text(element: ET.Element, level: int) -> str:
+    """An element as text, its children indented as ET.indent would at `level`."""
+    ET.indent(element, space="  ", level=level)
+    return ET.tostring(element, encoding="unicode")
+
+
+def _around(element: ET.Element, children: Iterable[Iterable[str]], level: int) -> Iterator[str]:
+    """`element` (and what it already holds) as text around `children`: each the text, in
+    pieces, of an element one level deeper; they come one at a time."""
+    hole = ET.SubElement(element, _HOLE)
+    before, after = _text(element, level).split(f"<{_HOLE} />")
+    pad = "\n" + "  " * (level + 1)
+    first = True
+    for child in children:
+        yield before if first else pad
+        yield from child
+        first = False
+    if first:  # no children: the element as it is
+        element.remove(hole)
+        if not len(element):
+            element.text = None  # the indentation the placeholder had
+        yield _text(element, level)
+    else:
+        yield after
+
+
+def _chain(cases: Iterator[str], last: str) -> Iterator[str]:
+    yield from cases
+    yield last
 
 
 def render(run: RunResult, *, redactor: Redactor | None = None, hostname: str | None = None) -> str:
     """The whole report as a string (UTF-8 XML declaration included)."""
+    return "".join(chunks(run, redactor=redactor, hostname=hostname))
+
+
+def chunks(run: RunResult, *, redactor: Redactor | None = None, hostname: str | None = None) -> Iterator[str]:
+    """The text of `render`, a testcase at a time."""
     w = _Writer(redactor)
-    root = ET.Element("testsuites", {"name": "request-runner"})
     totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for spec in run.specs:
-        counts = w.testsuite(root, run, spec, hostname)
-        for k in totals:
-            totals[k] += counts[k]
-    for k, v in totals.items():
-        root.set(k, str(v))
-    root.set("time", _secs(run.duration_s))
-    ET.indent(root, space="  ")
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+    for spec in run.specs:  # the root's counts come first in the text
+        for k, v in w.counts(spec).items():
+            totals[k] += v
+    root = ET.Element("testsuites", {"name": "request-runner", **{k: str(v) for k, v in totals.items()},
+                                     "time": _secs(run.duration_s)})
+    yield '<?xml version="1.0" encoding="UTF-8"?>\n'
+    yield from _around(root, (w.testsuite(run, spec, hostname) for spec in run.specs), 0)
+    yield "\n"

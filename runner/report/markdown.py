@@ -16,13 +16,14 @@ whose fence is longer than any run of backticks inside it.
 from __future__ import annotations
 
 import re
+from typing import Iterator
 
 from ..redact import Redactor
 from ..results import NOT_PASSING, Outcome, RunResult, SpecResult, StepResult
 from . import body_excerpt, counts_text, failure_lines, format_ms, group_auth, outcome_label, summary_line
 from .sanitize import scrub
 
-__all__ = ["render", "escape", "EMOJI"]
+__all__ = ["chunks", "render", "escape", "EMOJI"]
 
 EMOJI = {
     Outcome.PASS: "\u2705",  # white heavy check mark
@@ -121,3 +122,8 @@ class _Writer:
 
 def render(run: RunResult, *, redactor: Redactor | None = None) -> str:
     return _Writer(redactor).render(run)
+
+
+def chunks(run: RunResult, *, redactor: Redactor | None = None) -> Iterator[str]:
+    """`render` as the one piece of text it is (a summary lists failures, not every request)."""
+    yield render(run, redactor=redactor)

@@ -1,10 +1,11 @@
 """Report files kept up to date while a run goes: written atomically, first right after
 loading, then after finished requests at most every REPORT_INTERVAL_S, last at the end.
 
-A report writer is one function, `render(run, *, redactor) -> str` (see
-`runner.report.writer`); a `ReportFile` pairs it with a path. Adding a format is adding
-a writer: the run object does the rest (pacing, atomic writes, "in progress" snapshots,
-failures reported once).
+A report writer is one function, `chunks(run, *, redactor) -> Iterable[str]` (see
+`runner.report.writer`): the text in pieces, each masked and written as it comes, so a
+10,000-request report is never one string in memory. A `ReportFile` pairs it with a
+path. Adding a format is adding a writer: the run object does the rest (pacing, atomic
+writes, "in progress" snapshots, failures reported once).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 from ..redact import Redactor
 from ..results import RunResult
@@ -27,7 +28,7 @@ REPORT_INTERVAL_S = 0.25  # report files are rewritten after a finished request,
 
 
 class ReportWriter(Protocol):
-    def __call__(self, run: RunResult, *, redactor: Redactor | None = None) -> str: ...
+    def __call__(self, run: RunResult, *, redactor: Redactor | None = None) -> Iterable[str]: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class ReportFiles:
         began = time.monotonic()
         for report in self.files:
             try:
-                write_atomic(report.path, self.redactor.mask(report.render(run, redactor=self.redactor)))
+                write_atomic(report.path, map(self.redactor.mask, report.render(run, redactor=self.redactor)))
             except OSError as exc:
                 self._failed(report.path, exc, final)
         if final and self.step_summary:
@@ -105,8 +106,9 @@ class ReportFiles:
             self.final_failed = True
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a report."""
+def write_atomic(path: str, text: str | Iterable[str]) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a report.
+    `text` is a string or its pieces, written as they come."""
     target = Path(path)
     if target.parent and not target.parent.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +118,10 @@ def write_atomic(path: str, text: str) -> None:
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            if isinstance(text, str):
+                fh.write(text)
+            else:
+                fh.writelines(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)

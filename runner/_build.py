@@ -47,6 +47,14 @@ class LoadedSpec(m.Spec):
 
     source_map: SourceMap | None = field(default=None, compare=False, repr=False)
 
+    def settled(self) -> "LoadedSpec":
+        """This spec once loaded and checked: its model holds the spans reports print, and the
+        positions of its `vars:` stay for rendering errors at run time; the rest of the file's
+        positions (most of a large file's memory) are let go."""
+        if self.source_map is None:
+            return self
+        return replace(self, source_map=self.source_map.only(("vars",)))
+
 
 @dataclass(frozen=True, slots=True)
 class LoadedConfig(m.Config):

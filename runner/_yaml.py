@@ -77,13 +77,13 @@ _TAB_HINT = "YAML forbids tabs for indentation; indent with spaces"
 class SourceMap:
     """Where each value of a document came from.
 
-    `entries[path] = (key_start, key_end, value_start, value_end)`: the parser's
-    0-based positions, each packed in one int (`_pos`: a mark object per position
-    was most of a large file's memory); the key positions are None for the root
-    and for list items. `Span`s are made only when asked for (a load of a
-    large spec records tens of thousands of positions and needs a few of them).
-    Lookups fall back to the nearest ancestor, so a path that is not recorded (a
-    value built later) still gets a sensible position.
+    `entries[path]` packs the parser's 0-based positions of the key and the value
+    (`_entry`: each position is a line and column in one int, `_pos`, and the four of
+    them one int: a tuple of four ints per value was most of a large file's memory);
+    the key positions are None for the root and for list items. `Span`s are made only
+    when asked for (a load of a large spec records tens of thousands of positions and
+    needs a few of them). Lookups fall back to the nearest ancestor, so a path that is
+    not recorded (a value built later) still gets a sensible position.
     """
 
     path: str
@@ -94,8 +94,10 @@ class SourceMap:
         entries = self.entries
         while True:
             entry = entries.get(path)
-            if entry is not None or not path:
-                return entry
+            if entry is not None:
+                return _unpack(entry)
+            if not path:
+                return None
             path = path[:-1]
 
     def value_span(self, path: YamlPath) -> Span:
@@ -111,6 +113,13 @@ class SourceMap:
             return _mark_span(self.path, entry[0], entry[1])
         return _mark_span(self.path, entry[2], entry[3])
 
+    def only(self, *prefixes: YamlPath) -> "SourceMap":
+        """The positions of the root and of what lies under `prefixes`: what is still asked
+        for once a file is loaded and checked (a spec's `vars:`), without the rest."""
+        keep = {p: e for p, e in self.entries.items()
+                if not p or any(p[: len(prefix)] == prefix for prefix in prefixes)}
+        return SourceMap(self.path, keep)
+
 
 _COLUMN_BITS = 23  # a column below 2**23 (MAX_TEXT is 5 Mi characters)
 _COLUMN_MASK = (1 << _COLUMN_BITS) - 1
@@ -119,6 +128,27 @@ _COLUMN_MASK = (1 << _COLUMN_BITS) - 1
 def _pos(mark) -> int:
     """A parser mark's 0-based line and column, packed in one int."""
     return (mark.line << _COLUMN_BITS) | mark.column
+
+
+_POS_BITS = 2 * _COLUMN_BITS  # lines are below 2**23 too (MAX_TEXT)
+_POS_MASK = (1 << _POS_BITS) - 1
+
+
+def _entry(key_start: int | None, key_end: int | None, value_start: int, value_end: int) -> int:
+    """A SourceMap entry: four packed positions in one int; the low bit says whether there is a key."""
+    value = value_start | value_end << _POS_BITS
+    if key_start is None:
+        return value << 1
+    return (value | key_start << 2 * _POS_BITS | key_end << 3 * _POS_BITS) << 1 | 1
+
+
+def _unpack(entry: int) -> tuple:
+    """`_entry`'s four positions: (key_start, key_end, value_start, value_end); no key: None, None."""
+    bits = entry >> 1
+    value_start, value_end = bits & _POS_MASK, bits >> _POS_BITS & _POS_MASK
+    if not entry & 1:
+        return None, None, value_start, value_end
+    return bits >> 2 * _POS_BITS & _POS_MASK, bits >> 3 * _POS_BITS, value_start, value_end
 
 
 def _mark_span(filename: str, start: int, end: int | None) -> Span:
@@ -441,9 +471,9 @@ class _Walker:
         if depth > MAX_DEPTH:
             raise self.fail(f"nesting is deeper than {MAX_DEPTH} levels (through aliases)", node)
         if key_node is None:
-            self.smap.entries[path] = (None, None, _pos(node.start_mark), _pos(node.end_mark))
+            self.smap.entries[path] = _entry(None, None, _pos(node.start_mark), _pos(node.end_mark))
         else:
-            self.smap.entries[path] = (_pos(key_node.start_mark), _pos(key_node.end_mark), _pos(node.start_mark), _pos(node.end_mark))
+            self.smap.entries[path] = _entry(_pos(key_node.start_mark), _pos(key_node.end_mark), _pos(node.start_mark), _pos(node.end_mark))
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if id(node) in self.active:
@@ -523,6 +553,7 @@ class _Walker:
 # ------------------------------------------------------------- the fast path
 
 _FALLBACK = object()  # "this document needs the careful path"
+_SHARED_LEN = 64  # texts up to this long are kept once per document (keys, short values)
 # what `_Walker.plain` gives for these plain scalars; any other plain scalar not
 # starting like a number is a string as it stands (the same tests as `plain`)
 _PLAIN_WORDS = {"": None, "~": None, "null": None, "Null": None, "NULL": None, "true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
@@ -553,6 +584,10 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
     entries = walker.smap.entries
     plain = walker.plain
     get = _CParser(text).get_event
+    # one object per distinct short text: a large spec repeats its keys and many values
+    # (`url: /pets` ten thousand times), and every event brings a new copy
+    shared: dict[str, str] = {}
+    share = shared.setdefault
     # a frame: [container, path, is_mapping, start_mark, key, key_start, key_end]
     # (for a mapping, key/key_start/key_end hold the pending key of its next value;
     # for the frame's own entry, `own` keeps the key marks it was stored under)
@@ -575,6 +610,8 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 value = event.value
                 if event.style == '"' and _SURROGATE.search(value):
                     return _FALLBACK
+                if len(value) <= _SHARED_LEN:
+                    value = share(value, value)
                 if event.implicit[0]:
                     if value in _PLAIN_WORDS:
                         value = _PLAIN_WORDS[value]
@@ -595,11 +632,11 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                         continue
                     key = frame[4]
                     frame[0][key] = value
-                    entries[frame[1] + (key,)] = (frame[5], frame[6], _pos(event.start_mark), _pos(event.end_mark))
+                    entries[frame[1] + (key,)] = _entry(frame[5], frame[6], _pos(event.start_mark), _pos(event.end_mark))
                     frame[4] = None
                 else:
                     container = frame[0]
-                    entries[frame[1] + (len(container),)] = (None, None, _pos(event.start_mark), _pos(event.end_mark))
+                    entries[frame[1] + (len(container),)] = _entry(None, None, _pos(event.start_mark), _pos(event.end_mark))
                     container.append(value)
             elif kind is _MAP_START or kind is _SEQ_START:
                 if event.anchor is not None:
@@ -635,7 +672,7 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
             elif kind is _MAP_END or kind is _SEQ_END:
                 frame = stack.pop()
                 key_start, key_end = own.pop()
-                entries[frame[1]] = (key_start, key_end, frame[3], _pos(event.end_mark))
+                entries[frame[1]] = _entry(key_start, key_end, frame[3], _pos(event.end_mark))
             elif kind is _DOC_START:
                 documents += 1
                 if documents > 1:

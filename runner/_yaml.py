@@ -155,10 +155,9 @@ def _mark_span(filename: str, start: int, end: int | None) -> Span:
     """0-based packed positions -> a 1-based Span; a block collection ends at the start
     of the next token, so a span that would cross lines stays on its first line."""
     line, column = start >> _COLUMN_BITS, start & _COLUMN_MASK
-    first = Position(line + 1, column + 1)
     if end is None or end >> _COLUMN_BITS != line or end & _COLUMN_MASK == column:
-        return Span(filename, first, first)
-    return Span(filename, first, Position(line + 1, (end & _COLUMN_MASK) + 1))
+        return Span.at(filename, line + 1, column + 1, line + 1, column + 1)
+    return Span.at(filename, line + 1, column + 1, line + 1, (end & _COLUMN_MASK) + 1)
 
 
 # ----------------------------------------------------------------- the loader class

@@ -19,29 +19,89 @@ class Position:
     column: int
 
 
-@dataclass(frozen=True, slots=True)
 class Span:
-    """A region of a file. `path` is the file as the user named it."""
+    """A region of a file. `path` is the file as the user named it.
+
+    Immutable, compared and hashed by value, like a frozen dataclass of `path`, `start`
+    and `end`. The four numbers are kept packed in one int and the Positions are made
+    when asked for: a 10,000-request spec holds tens of thousands of spans, and a Span
+    with two Position objects cost twice as much.
+    """
+
+    __slots__ = ("path", "_packed")
 
     path: str
-    start: Position
-    end: Position
+    _packed: int
+
+    def __init__(self, path: str, start: Position, end: Position) -> None:
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "_packed", _pack(start.line, start.column, end.line, end.column))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field '{name}'")  # as a frozen dataclass
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field '{name}'")
+
+    def __reduce__(self) -> tuple:
+        return (Span, (self.path, self.start, self.end))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Span:
+            return NotImplemented
+        return self.path == other.path and self._packed == other._packed  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.path, self._packed))
+
+    def __repr__(self) -> str:
+        return f"Span(path={self.path!r}, start={self.start!r}, end={self.end!r})"
+
+    @property
+    def start(self) -> Position:
+        packed = self._packed >> _TWO
+        return Position(packed >> _BITS, packed & _MASK)
+
+    @property
+    def end(self) -> Position:
+        packed = self._packed & _TWO_MASK
+        return Position(packed >> _BITS, packed & _MASK)
 
     @property
     def line(self) -> int:
-        return self.start.line
+        return self._packed >> (_TWO + _BITS)
 
     @property
     def column(self) -> int:
-        return self.start.column
+        return self._packed >> _TWO & _MASK
 
     def location(self) -> str:
-        return f"{self.path}:{self.start.line}:{self.start.column}"
+        return f"{self.path}:{self.line}:{self.column}"
 
     @classmethod
     def point(cls, path: str, line: int = 1, column: int = 1) -> "Span":
         pos = Position(line, column)
         return cls(path, pos, pos)
+
+    @classmethod
+    def at(cls, path: str, line: int, column: int, end_line: int, end_column: int) -> "Span":
+        """`Span(path, Position(line, column), Position(end_line, end_column))` without the Positions."""
+        span = object.__new__(cls)
+        object.__setattr__(span, "path", path)
+        object.__setattr__(span, "_packed", _pack(line, column, end_line, end_column))
+        return span
+
+
+_BITS = 32  # a line or a column: below 2**32 (a spec file is at most a few MB)
+_MASK = (1 << _BITS) - 1
+_TWO = 2 * _BITS
+_TWO_MASK = (1 << _TWO) - 1
+
+
+def _pack(line: int, column: int, end_line: int, end_column: int) -> int:
+    if min(line, column, end_line, end_column) < 0 or (line | column | end_line | end_column) > _MASK:
+        raise ValueError(f"a position out of range: {line}:{column}-{end_line}:{end_column}")
+    return ((line << _BITS | column) << _TWO) | end_line << _BITS | end_column
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ def run(
     tags: Iterable[str] = (),
     on_step: Callable[[StepResult], None] | None = None,
     environ: Mapping[str, str] | None = None,
+    verbose: int = 0,
 ) -> RunResult:
     """Run spec files as `runner run PATHS` does and return what happened.
 
@@ -47,7 +48,8 @@ def run(
     `--config`; `vars`: values as they are (no typing from text); `secrets`: overrides as
     `--secret` (masked everywhere); `keyword`, `tags`: as `-k`, `--tag`; `on_step` is called
     with each finished request, in file order; `environ` is what `${env:...}` reads
-    (default: os.environ). Raises `SpecError` (with every diagnostic) or `UsageError`
+    (default: os.environ); `verbose=2`, as `-vv`, keeps every passing request's headers and
+    body too (by default a passing request keeps a compact record: memory stays flat). Raises `SpecError` (with every diagnostic) or `UsageError`
     for bad input, before anything is sent, where the CLI exits 2.
     """
     if jobs < 1:
@@ -61,6 +63,7 @@ def run(
         jobs=jobs,
         keyword=keyword,
         tags=tuple(tags),
+        compact_passes=verbose < 2,
     )
     the_run = Run(settings, environ=environ)
     for event in the_run.events():

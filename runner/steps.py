@@ -4,6 +4,7 @@ FAIL, compact when passing under `compact_passes`). A mixin of the engine's per-
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ class _StepResults(_MaskedSnapshots):
             spec_path=self.spec.path,
             name=req.name,
             index=req.index,
-            method=req.method.upper(),
+            method=_once(req.method.upper()),
             span=req.span,
             tags=req.tags,
             included_from=tuple(site.location() for site in reversed(req.included.chain)) if req.included else (),
@@ -97,21 +98,25 @@ class _StepResults(_MaskedSnapshots):
         )
 
     def _compact_pass(self, req, built: _Built, resp, checks, attempts: int, refreshed: bool, location) -> StepResult:
-        """A passing request's record without headers or body: status, size and timing stay."""
+        """A passing request's record without headers or body: status, size and timing stay.
+        Ten thousand of them stay in memory until the end: one URL text serves the step, its
+        request and its response, and short texts every step repeats are kept once."""
         p = built.prepared
+        shown = self._shown_url(built)
         response = None
         if resp is not None:
-            response = ResponseSnapshot(status=resp.status, reason=self.redactor.mask(resp.reason), headers=(), body=b"",
-                                        elapsed_ms=resp.elapsed_ms, url=self.redactor.mask_built(resp.url),
+            url = shown if resp.url == built.display_url else self.redactor.mask_built(resp.url)
+            response = ResponseSnapshot(status=resp.status, reason=_once(self.redactor.mask(resp.reason)), headers=(),
+                                        body=b"", elapsed_ms=resp.elapsed_ms, url=url,
                                         truncated=False, size=resp.size or len(resp.body))
         return self._base_step(
             req,
             outcome=Outcome.PASS,
-            url=self._shown_url(built),
+            url=shown,
             status=resp.status if resp is not None else None,
             elapsed_ms=resp.elapsed_ms if resp is not None else None,
-            checks=checks,
-            request=RequestSnapshot(p.method, self._shown_url(built)),
+            checks=tuple(_compact_check(c) for c in checks),
+            request=RequestSnapshot(_once(p.method), shown),
             response=response,
             attempts=attempts,
             token_refreshed=refreshed,
@@ -196,3 +201,17 @@ class _StepResults(_MaskedSnapshots):
         )
         return self._finish(req, built, Outcome.FAIL, attempts, resp=resp, masked=masked, checks=checks,
                             failures=(failure,), auth=diag, refreshed=refreshed)
+
+
+_ONCE_LEN = 64  # texts up to this long that every passing step repeats ("200 OK", "2") are kept once
+
+
+def _once(text: str) -> str:
+    return sys.intern(text) if len(text) <= _ONCE_LEN else text
+
+
+def _compact_check(c: CheckResult) -> CheckResult:
+    expected, actual = _once(c.expected), _once(c.actual)
+    if expected is c.expected and actual is c.actual:
+        return c
+    return CheckResult(c.subject, c.passed, expected, actual, c.span, c.checked)

@@ -34,3 +34,33 @@ def test_passing_requests_keep_no_headers_or_body_unless_vv(tmp_path, http_serve
     # the failure keeps what explains it, with or without -vv
     assert failed["response"]["headers"] and failed["response"]["body_excerpt"]
     assert failed["request"]["headers"]
+
+
+@pytest.mark.parametrize("verbose", [0, 2])
+def test_the_library_keeps_a_compact_record_of_a_passing_request_unless_verbose_2(tmp_path, http_server, verbose):
+    """runner.run as `runner run`: a passing request holds no headers and no body in the
+    result (10,000 of them stay in memory until the end); verbose=2 (-vv) keeps them; a
+    request that did not pass keeps its headers and body whatever the verbosity."""
+    import runner
+
+    spec = write(tmp_path / "s.yaml", f"""
+        version: 1
+        name: compact
+        base_url: {http_server.url}
+        requests:
+          - {{name: passes, url: /ok, headers: {{X-Trace: t1}}, expect: {{status: 200}}}}
+          - {{name: fails, url: /ok, headers: {{X-Trace: t2}}, expect: {{status: 201}}}}
+    """)
+    seen = []
+    result = runner.run([str(spec)], verbose=verbose, on_step=seen.append)
+    passed, failed = result.steps
+    assert [s.outcome for s in seen] == [runner.Outcome.PASS, runner.Outcome.FAIL]
+    assert passed.response is not None and passed.response.status == 200 and passed.response.size > 0
+    assert [c.passed for c in passed.checks] == [True]
+    if verbose:
+        assert passed.response.headers and passed.response.body and passed.request.headers
+    else:
+        assert passed.response.headers == () and passed.response.body == b""
+        assert passed.request is not None and passed.request.headers == () and passed.request.body_excerpt is None
+    assert failed.response.headers and failed.response.body and failed.request.headers
+    assert failed.failures and failed.failures[0].expected is not None

@@ -70,6 +70,7 @@ _REF = re.compile(r"\$\{([^}]*)\}")
 class _Builder:
     stack: tuple[str, ...] = ()  # the real paths of the spec and the fragments being built
     stack_names: tuple[str, ...] = ()
+    consume = False  # let go of each request's data and positions once its model is built
 
     def __init__(self, smap: SourceMap, filename: str, base_dir: str) -> None:
         self.smap = smap
@@ -86,6 +87,12 @@ class _Builder:
 
     def key_span(self, path) -> Span:
         return self.smap.key_span(tuple(path))
+
+    def release(self, entries: list, pos: int, path: tuple) -> None:
+        """A large spec is never held three times at once (data, positions, model): each
+        request's data and positions go as soon as its model is built."""
+        self.smap.release(path, entries[pos])
+        entries[pos] = None
 
     def error(self, message: str, span: Span, hint: str | None = None) -> None:
         self.diagnostics.append(Diagnostic(message, span, hint))
@@ -429,6 +436,8 @@ class _Builder:
                 continue
             if "include" in entry:
                 out.extend(self.include(entry, path))
+                if self.consume:
+                    self.release(entries, pos, path)
                 continue
             if "vars" in entry:
                 self.error("`vars` belongs to an `include:` entry; a request uses the spec's vars",
@@ -438,6 +447,8 @@ class _Builder:
                 out.extend(self.for_each(entry, req, path))
             else:
                 out.append(req)
+            if self.consume:
+                self.release(entries, pos, path)
         return out
 
     def for_each(self, entry: Mapping, req: m.RequestDef, path: tuple) -> list[m.RequestDef]:
@@ -597,9 +608,13 @@ def _stem(filename: str) -> str:
 
 
 def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> LoadedSpec:
-    """Schema-valid spec data -> LoadedSpec. Raises SpecError with every semantic problem."""
+    """Schema-valid spec data -> LoadedSpec. Raises SpecError with every semantic problem.
+
+    Consumes `data`: each request's data (and its positions in `smap`, found again from
+    the text if a later check asks) is let go once its model is built."""
     b = _Builder(smap, filename, base_dir)
     b.stack, b.stack_names = (os.path.realpath(filename),), (filename,)
+    b.consume = isinstance(data.get("requests"), list)
     # Most requests already hold their index (no include or for_each before them): a copy
     # of each would be a tenth of a large file's load time.
     requests = tuple(r if r.index == i else replace(r, index=i)

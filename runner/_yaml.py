@@ -88,9 +88,40 @@ class SourceMap:
 
     path: str
     entries: dict = field(default_factory=dict)
+    text: str | None = field(default=None, compare=False, repr=False)  # the document: released positions are found again
+    released: set = field(default_factory=set, compare=False, repr=False)  # paths whose positions were let go
+
+    def release(self, path: YamlPath, value: Any) -> None:
+        """Let go of the positions of `value`, the data at `path` (its model is built: a large
+        spec's loader holds only the positions of the requests still to build). Asked for
+        later (an error found by a later check), they are found by reading the text again."""
+        if self.text is None:
+            return
+        pop = self.entries.pop
+        stack = [(tuple(path), value)]
+        while stack:
+            here, v = stack.pop()
+            pop(here, None)
+            if type(v) is dict:
+                stack.extend((here + (k,), x) for k, x in v.items())
+            elif type(v) is list:
+                stack.extend((here + (i,), x) for i, x in enumerate(v))
+        self.released.add(tuple(path))
+
+    def _recall(self, path: tuple) -> None:
+        """A position under a released path is asked for: read the whole text again (rare: an error)."""
+        released = self.released
+        if not any(path[:n] in released for n in range(1, len(path) + 1)):
+            return
+        _data, again = parse(self.text or "", filename=self.path, require_mapping=False)
+        self.entries.clear()
+        self.entries.update(again.entries)
+        released.clear()
 
     def _nearest(self, path: YamlPath) -> tuple | None:
         path = tuple(path)
+        if self.released:
+            self._recall(path)
         entries = self.entries
         while True:
             entry = entries.get(path)
@@ -700,7 +731,7 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
     if text.startswith("\ufeff"):
         text = text[1:]
     _check_text(text, filename)
-    smap = SourceMap(filename)
+    smap = SourceMap(filename, text=text)
     data = _fast_parse(text, _Walker(filename, smap))
     if data is not _FALLBACK:
         return data, smap

@@ -25,7 +25,8 @@ class Span:
     Immutable, compared and hashed by value, like a frozen dataclass of `path`, `start`
     and `end`. The four numbers are kept packed in one int and the Positions are made
     when asked for: a 10,000-request spec holds tens of thousands of spans, and a Span
-    with two Position objects cost twice as much.
+    with two Position objects cost twice as much. Not a dataclass: for another path,
+    build a new one (`Span(path, span.start, span.end)`), not `dataclasses.replace`.
     """
 
     __slots__ = ("path", "_packed")

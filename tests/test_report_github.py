@@ -6,6 +6,7 @@ import dataclasses
 
 from results_factory import CANARY, CANARY_FORMS, canary_redactor, canary_run, full_run
 from runner.report import github
+from runner.source import Span
 
 
 def test_escaping():
@@ -44,8 +45,8 @@ def test_step_without_span_has_no_file():
 def test_properties_with_commas_and_colons():
     run = full_run()
     spec = dataclasses.replace(run.specs[1], path="dir,x/a:b.yaml")
-    step = dataclasses.replace(spec.steps[1], name="a, b: c",
-                               span=dataclasses.replace(spec.steps[1].span, path="dir,x/a:b.yaml"))
+    old = spec.steps[1].span
+    step = dataclasses.replace(spec.steps[1], name="a, b: c", span=Span("dir,x/a:b.yaml", old.start, old.end))
     lines = github.annotations(dataclasses.replace(run, specs=(dataclasses.replace(spec, steps=(step,)),)))
     assert lines[0].startswith("::error file=dir%2Cx/a%3Ab.yaml,line=20,title=ERROR%3A a%2C b%3A c::")
 

@@ -37,6 +37,7 @@ class _StepResults(_MaskedSnapshots):
     evaluator: "Evaluator"
     renderer: "SpecRenderer"
     decls: "dict[str, SecretDecl]"
+    _last_compact_request: RequestSnapshot | None = None
 
     def _base_step(self, req: RequestDef, **kw: Any) -> StepResult:
         if "url" not in kw:
@@ -102,7 +103,7 @@ class _StepResults(_MaskedSnapshots):
         Ten thousand of them stay in memory until the end: one URL text serves the step, its
         request and its response, and short texts every step repeats are kept once."""
         p = built.prepared
-        shown = self._shown_url(built)
+        shown = _once(self._shown_url(built))  # a file often sends the same URL again and again
         response = None
         if resp is not None:
             url = shown if resp.url == built.display_url else self.redactor.mask_built(resp.url)
@@ -116,13 +117,21 @@ class _StepResults(_MaskedSnapshots):
             status=resp.status if resp is not None else None,
             elapsed_ms=resp.elapsed_ms if resp is not None else None,
             checks=tuple(_compact_check(c) for c in checks),
-            request=RequestSnapshot(_once(p.method), shown),
+            request=self._compact_request(_once(p.method), shown),
             response=response,
             attempts=attempts,
             token_refreshed=refreshed,
             location=self.redactor.mask(location) if location is not None else None,
             curl=self._curl(built),
         )
+
+    def _compact_request(self, method: str, url: str) -> RequestSnapshot:
+        """A passing request's snapshot (method and URL only), shared with the previous
+        passing request when they are the same (polling, a repeated call)."""
+        last = self._last_compact_request
+        if last is None or last.method != method or last.url != url:
+            last = self._last_compact_request = RequestSnapshot(method, url)
+        return last
 
     def _sent_scheme(self, built: _Built) -> str | None:
         """The credential that went out: the auth form's, else a hand-written header's, else None."""
@@ -203,7 +212,7 @@ class _StepResults(_MaskedSnapshots):
                             failures=(failure,), auth=diag, refreshed=refreshed)
 
 
-_ONCE_LEN = 64  # texts up to this long that every passing step repeats ("200 OK", "2") are kept once
+_ONCE_LEN = 200  # texts up to this long that passing steps repeat ("200 OK", "2", a URL) are kept once
 
 
 def _once(text: str) -> str:

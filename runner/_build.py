@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from collections.abc import Mapping
 from typing import Any
@@ -80,6 +81,7 @@ class _Builder:
         # syntax checks done once per distinct text of this file (a spec repeats its
         # JSONPaths and patterns): text -> the problem's message, or None
         self._jsonpath_problems: dict[str, str | None] = {}
+        self._codes: dict[int, tuple[int]] = {}
         self._regex_problems: dict[str, str | None] = {}
 
     def span(self, path) -> Span:
@@ -251,7 +253,10 @@ class _Builder:
         if value is None:
             return None
         if type(value) is int:  # the common case: one code
-            return m.StatusExpect((value,), (), self.span(path))
+            codes = self._codes.get(value)
+            if codes is None:
+                codes = self._codes[value] = (value,)  # one (200,) for every request expecting 200
+            return m.StatusExpect(codes, (), self.span(path))
         items = value if isinstance(value, list) else [value]
         # JSON Schema counts 200.0 as an integer, so the model must keep it too.
         codes = tuple(int(v) for v in items if isinstance(v, (int, float)) and not isinstance(v, bool))
@@ -395,7 +400,7 @@ class _Builder:
 
     def request(self, value: Mapping, index: int, path: tuple | None = None) -> m.RequestDef:
         path = path or ("requests", index)
-        method = str(value.get("method") or "GET").upper()
+        method = sys.intern(str(value.get("method") or "GET").upper())  # one "GET" for ten thousand requests
         url = value["url"]
         skip = value.get("skip")
         if skip is True:
@@ -422,7 +427,7 @@ class _Builder:
             tags=tuple(value.get("tags") or ()),
             span=self.span(path),
             openapi=value.get("openapi", True) is not False,
-            yaml_path=path,
+            yaml_path=() if path == ("requests", index) else path,  # the default `where`: no tuple per request
         )
 
     # ------------------------------------------------------- for_each and include
@@ -617,7 +622,7 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
     b.consume = isinstance(data.get("requests"), list)
     # Most requests already hold their index (no include or for_each before them): a copy
     # of each would be a tenth of a large file's load time.
-    requests = tuple(r if r.index == i else replace(r, index=i)
+    requests = tuple(r if r.index == i else replace(r, index=i, yaml_path=r.where)
                      for i, r in enumerate(b.request_list(data.get("requests"), ("requests",))))
     spec = LoadedSpec(
         path=filename,

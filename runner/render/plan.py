@@ -47,7 +47,7 @@ class RequestPlan:
     req: m.RequestDef
     var_refs: frozenset[str]
     secret_refs: frozenset[str]
-    headers: list[tuple[str, Any, bool]]  # (name, value or template, needs render)
+    headers: tuple[tuple[str, Any, bool], ...]  # (name, value or template, needs render)
     secret_headers: frozenset[str]  # lower-case names dropped on a cross-origin redirect
     auth: m.Auth | None
     timeout: float
@@ -150,6 +150,7 @@ class _Planner:
     _plans: dict[int, RequestPlan]
     _row_plans: dict[int, RequestPlan]
     _defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None
+    _same: dict | None = None  # the plans' sets and header tuples, one object per distinct value
 
     def _default_headers(self):
         cached = self._defaults
@@ -161,6 +162,15 @@ class _Planner:
             var_refs, secret_refs = refs_of([v for _, v in (*conf_d.headers, *spec_d.headers)])
             cached = self._defaults = (headers, frozenset(var_refs), frozenset(secret_refs))
         return cached
+
+    def _kept_once(self, value: Any) -> Any:
+        """One object per distinct value (of texts only: equal numbers and booleans are equal
+        keys): a plan lives as long as its renderer (every request of a file), and most
+        requests have the same sets and headers (none, or the defaults)."""
+        same = self._same
+        if same is None:
+            same = self._same = {}
+        return same.setdefault(value, value)
 
     def plan(self, req: m.RequestDef) -> RequestPlan:
         plan = self._plans.get(req.index)
@@ -204,10 +214,11 @@ class _Planner:
         verify = False if self.insecure else bool(_first(spec_d.verify, conf_d.verify, True))
         return RequestPlan(
             req=req,
-            var_refs=frozenset(var_refs),
-            secret_refs=frozenset(secret_refs),
-            headers=list(headers.values()),
-            secret_headers=frozenset(secret_headers),
+            var_refs=self._kept_once(frozenset(var_refs)),
+            secret_refs=self._kept_once(frozenset(secret_refs)),
+            headers=self._kept_once(tuple(headers.values())) if all(type(h[1]) is str for h in headers.values())
+            else tuple(headers.values()),  # 1, 1.0 and true are equal keys, but not the same header value
+            secret_headers=self._kept_once(frozenset(secret_headers)),
             auth=auth,
             timeout=float(timeout),
             follow=bool(_first(req.follow_redirects, spec_d.follow_redirects, conf_d.follow_redirects, False)),

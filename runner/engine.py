@@ -159,6 +159,8 @@ class _SpecRun(_StepResults):
                 if self.options.fail_fast and step.outcome in NOT_PASSING:
                     failed_fast = True
                 steps.append(step)
+                if kept is None:
+                    self.renderer.forget(req)  # sent once: its plan is not needed again (flat memory)
                 if self.on_step is not None:
                     self.on_step(step)
         return SpecResult(self.spec.path, self.spec.name, tuple(steps), self.clock() - started, tags=self.spec.tags)

@@ -172,6 +172,10 @@ class _Planner:
             same = self._same = {}
         return same.setdefault(value, value)
 
+    def forget(self, req: m.RequestDef) -> None:
+        """Let go of `req`'s plan (a run sends each request once; `runner load` keeps them)."""
+        self._plans.pop(req.index, None)
+
     def plan(self, req: m.RequestDef) -> RequestPlan:
         plan = self._plans.get(req.index)
         if plan is None:

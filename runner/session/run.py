@@ -176,7 +176,7 @@ class _Drive:
         self.started = started
         self.started_at = started_at
         self.progress = [_Progress() for _ in ctx.specs]
-        self.queue: queue.Queue = queue.Queue()
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()  # no task counting or size limit: the cheap one
         self.failed_fast = threading.Event()
         self.file_done = threading.Event()  # set by a worker as a file ends: ends the pause at once
         self.remaining = len(ctx.specs)
@@ -316,7 +316,7 @@ class _Drive:
         )
 
 
-def _drain(events: queue.Queue, *, timeout: float) -> list[tuple]:
+def _drain(events: queue.SimpleQueue, *, timeout: float) -> list[tuple]:
     """The workers' events: the first one waited for (up to `timeout`), then all already queued."""
     try:
         batch = [events.get(timeout=timeout)] if timeout > 0 else [events.get_nowait()]

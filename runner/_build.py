@@ -51,10 +51,16 @@ class LoadedSpec(m.Spec):
     def settled(self) -> "LoadedSpec":
         """This spec once loaded and checked: its model holds the spans reports print, and the
         positions of its `vars:` stay for rendering errors at run time; the rest of the file's
-        positions (most of a large file's memory) are let go."""
+        positions (most of a large file's memory) are let go. Use the spec it returns: this
+        one keeps no positions."""
         if self.source_map is None:
             return self
-        return replace(self, source_map=self.source_map.only(("vars",)))
+        settled = replace(self, source_map=self.source_map.only(("vars",)))
+        # This spec's map is emptied now, not when the last holder goes: a check's helper
+        # may keep it in a reference cycle until a collection, and its table stays at the
+        # size of the whole file however many positions were let go.
+        self.source_map.forget()
+        return settled
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,12 @@ class SourceMap:
                 stack.extend((here + (i,), x) for i, x in enumerate(v))
         self.released.add(tuple(path))
 
+    def forget(self) -> None:
+        """Let go of every position (and of the text): this map is no longer asked."""
+        self.entries.clear()
+        self.released.clear()
+        object.__setattr__(self, "text", None)
+
     def _recall(self, path: tuple) -> None:
         """A position under a released path is asked for: read the whole text again (rare: an error)."""
         released = self.released

@@ -22,6 +22,7 @@ __all__ = ["App", "parse_assignments", "settings_from_args"]
 
 FULL_GC_EVERY = 100  # middle-generation collections between two full ones during a run (Python's: 10)
 
+
 def _typed(name: str, text: str) -> Any:
     """`--var` text typed as the same text in a `vars:` entry (YAML 1.2 core, as the loader
     types it): `n=2` the number 2, `zip=02134` the text 02134, `'n="5"'` the text 5."""

@@ -217,10 +217,11 @@ def test_audience_list_containing_pets_api_is_accepted(server, http):
 
 
 def test_expired_token_for_wire_speed_ttl():
-    with DemoServer(token_ttl=1) as srv, requests.Session() as http:
+    # exp is whole seconds: a 3 s token lives 2 to 3 s, long enough for its first use on a busy machine
+    with DemoServer(token_ttl=3) as srv, requests.Session() as http:
         token = _token(srv, http)
         assert http.get(f"{srv.url}/pets", headers=_bearer(token)).status_code == 200
-        time.sleep(1.1)  # exp is whole seconds: at most 1 s after issue
+        time.sleep(3.1)
         r = http.get(f"{srv.url}/pets", headers=_bearer(token))
         assert r.status_code == 401
         assert "expired" in r.headers["WWW-Authenticate"]

@@ -56,8 +56,10 @@ def check(value: str) -> None:
     redactor = Redactor()
     redactor.add(value)
     for where, form in sent_forms(value).items():
-        if "?" in value and where.startswith("path"):
-            continue  # a '?' in a path starts the query: the path never holds the whole value
+        if where.startswith("path") and ("?" in value or {".", ".."} & set(value.split("/"))):
+            # a '?' in a path starts the query, and urllib3 removes `.` and `..` segments:
+            # the path never holds the whole value
+            continue
         assert redactor.mask(form) == MASK, f"{where}: {value!r} sent as {form!r}"
         assert redactor.mask(f"echo: {form}!") == f"echo: {MASK}!"
 

@@ -32,6 +32,7 @@ import gevent  # noqa: E402
 import locust.log  # noqa: E402
 from locust import User, constant, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
+from locust.rpc import Message  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402
 from locust.stats import (  # noqa: E402
     PERCENTILES_TO_REPORT,
@@ -262,6 +263,8 @@ def run_load(settings: Any, load: LoadSettings, *, redactor: Redactor, environ: 
                     stderr.write(f"error: {missing}; nothing was run\n")
                     return ExitCode.TRANSPORT
             runner.greenlet.join()
+            if load.worker:
+                _tell_master_we_quit(runner)
         except KeyboardInterrupt:
             runner.quit()
         finally:
@@ -297,8 +300,38 @@ def _start(env: Environment, runner: Any, load: LoadSettings) -> str | None:
             gevent.sleep(0.1)
     gevent.spawn(runner.start, load.users, load.spawn_rate)
     if load.run_time is not None:
-        gevent.spawn_later(load.run_time, runner.quit)
+        if isinstance(runner, MasterRunner):
+            gevent.spawn_later(load.run_time, _quit_master, runner)
+        else:
+            gevent.spawn_later(load.run_time, runner.quit)
     return None
+
+
+def _quit_master(runner: MasterRunner) -> None:
+    """End a distributed run with every worker's last report counted.
+
+    Locust's MasterRunner.quit gives its workers 0.5 s after "quit"; a worker first lets
+    its users finish their pass (stop_timeout) and only then sends its last stats, so on a
+    busy machine that report came too late and the master's totals missed the requests
+    of the last seconds. Here the master waits, at most STOP_TIMEOUT_S and a little, until
+    each worker has said it quit: a worker sends that after its last stats, on the same
+    connection, so they have been counted.
+    """
+    runner.stop(send_stop_to_client=False)
+    for client in list(runner.clients.all):
+        runner.server.send_to_client(Message("quit", None, client.id))
+    deadline = time.monotonic() + STOP_TIMEOUT_S + 5
+    while len(runner.clients) and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    runner.greenlet.kill(block=True)
+
+
+def _tell_master_we_quit(runner: WorkerRunner) -> None:
+    """After its last stats: what `_quit_master` waits for (Locust's own CLI sends it on exit)."""
+    try:
+        runner.client.send(Message("quit", None, runner.client_id))
+    except Exception:  # noqa: BLE001 - the master may be gone already: nothing to tell
+        pass
 
 
 def _final_csv(writer: StatsCSVFileWriter, prefix: str) -> None:

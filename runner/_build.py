@@ -36,7 +36,6 @@ from .template import as_text
 __all__ = ["LoadedConfig", "LoadedSpec", "build_spec", "build_config", "build_fragment", "SECRET_KINDS"]
 
 SECRET_KINDS = ("env", "file", "dotenv", "command", "keyring", "oauth2", "http")
-_JSONPATH_ENV = jsonpath.JSONPathEnvironment()
 # oauth2 grant -> the options it needs; option -> its grant
 _GRANT_NEEDS = {"client_credentials": ("client_secret",), "password": ("username", "password"), "refresh_token": ("refresh_token",)}
 _GRANT_OF = {"username": "password", "password": "password", "refresh_token": "refresh_token"}
@@ -575,7 +574,7 @@ def _included_from(diag: Diagnostic, site: Span) -> Diagnostic:
 
 def _jsonpath_problem(text: str) -> str | None:
     try:
-        _JSONPATH_ENV.compile(text)
+        jsonpath.compile(text)  # the library's default environment: the one the Evaluator uses
     except jsonpath.JSONPathError as exc:
         reason = str(exc.args[0]) if exc.args else "syntax error"
         return f"invalid JSONPath: {reason.splitlines()[0][:120]}"

@@ -212,7 +212,6 @@ class Evaluator:
     """Evaluates expectations; caches compiled JSONPaths, regexes and schemas per spec run."""
 
     def __init__(self) -> None:
-        self._env = jsonpath.JSONPathEnvironment()
         self._paths: dict[str, Any] = {}
         self._singular: dict[str, bool] = {}
         self._regexes: dict[str, re.Pattern[str]] = {}
@@ -223,7 +222,7 @@ class Evaluator:
         compiled = self._paths.get(path)
         if compiled is None:
             try:
-                compiled = self._env.compile(path)
+                compiled = jsonpath.compile(path)  # the default environment, as the loader checks it
             except jsonpath.JSONPathError as exc:
                 raise CaptureError(f"invalid JSONPath {short(path)}: {str(exc).splitlines()[0][:120]}") from None
             self._paths[path] = compiled

@@ -629,6 +629,11 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
     # of each would be a tenth of a large file's load time.
     requests = tuple(r if r.index == i else replace(r, index=i, yaml_path=r.where)
                      for i, r in enumerate(b.request_list(data.get("requests"), ("requests",))))
+    declared = b.secrets(data.get("secrets"), ("secrets",))
+    auth = b.auth(data.get("auth"), ("auth",))
+    defaults = b.defaults(data.get("defaults"))
+    # A login or token request uses the TLS of the file that declares its secret.
+    secrets = {name: replace(decl, tls=defaults.tls, verify=defaults.verify) for name, decl in declared.items()}
     spec = LoadedSpec(
         path=filename,
         name=data.get("name") or _stem(filename),
@@ -636,9 +641,9 @@ def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) 
         version=int(data.get("version", 1)),
         base_url=data.get("base_url"),
         tags=tuple(data.get("tags") or ()),
-        secrets=b.secrets(data.get("secrets"), ("secrets",)),
-        auth=b.auth(data.get("auth"), ("auth",)),
-        defaults=b.defaults(data.get("defaults")),
+        secrets=secrets,
+        auth=auth,
+        defaults=defaults,
         vars=dict(data.get("vars") or {}),
         span=smap.value_span(()),
         weight=int(data.get("weight", 1)),

@@ -69,6 +69,11 @@ class SecretDecl:
     options: Mapping[str, Any]
     span: Span
     base_dir: str  # which declarations are one source: secrets.base.source_identity
+    # A source that sends a request (http, oauth2) uses the TLS of where it is declared:
+    # a spec's own `defaults.tls` / `defaults.verify` are set here when the spec declares
+    # the secret; None means "not said there", so the config's (with --env's tls) apply.
+    tls: TlsClient | None = None
+    verify: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,13 @@ import shutil
 import ssl
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
 
-__all__ = ["ClientCertificates", "Material", "TlsMaterialError", "is_pem", "MAX_PEM_BYTES"]
+if TYPE_CHECKING:
+    from .model import TlsClient
+
+__all__ = ["ClientCertificates", "Inputs", "Material", "TlsMaterialError", "inputs_of", "is_pem", "MAX_PEM_BYTES"]
 
 MAX_PEM_BYTES = 1024 * 1024  # a certificate chain is a few KB; more is the wrong file
 _EXTRA_HINT = "pip install 'request-runner[tls]' (adds the cryptography package)"
@@ -63,6 +67,43 @@ class Material:
 
 def is_pem(text: str) -> bool:
     return text.lstrip().startswith("-----BEGIN ")
+
+
+_KEYS = ("cert", "key", "password", "ca", "pkcs12", "pkcs12_password")
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """A `tls:` block rendered: what `ClientCertificates.prepare` takes, which secret each
+    value came from (to name it in an error), and the lines of a PEM key (to mask)."""
+
+    values: dict[str, str | None]
+    secret_of: dict[str, str] = field(default_factory=dict)
+    key_lines: tuple[str, ...] = ()
+
+
+def inputs_of(tls: "TlsClient", render: Callable[[str], str]) -> Inputs:
+    """Render a `tls:` block (a request's, or the one a login uses): `render` turns a
+    value holding `${...}` into text; a path that is not PEM text is relative to the
+    folder of the file that wrote the block."""
+    values: dict[str, str | None] = {}
+    secret_of: dict[str, str] = {}
+    key_lines: list[str] = []
+    for key in _KEYS:
+        raw = getattr(tls, key)
+        if raw is None:
+            values[key] = None
+            continue
+        if "${secret:" in raw:
+            secret_of[key] = raw[raw.index("${secret:") + 9:].split("}", 1)[0]
+        value = render(raw) if "$" in raw else raw
+        if key in ("cert", "key", "ca", "pkcs12") and not is_pem(value):
+            value = os.path.join(tls.base_dir, os.path.expanduser(value))
+        elif key == "key" and is_pem(value):
+            # a key's lines, should one ever be quoted alone
+            key_lines.extend(line for line in value.splitlines() if len(line) >= 16 and not line.startswith("-----"))
+        values[key] = value
+    return Inputs(values, secret_of, tuple(key_lines))
 
 
 class ClientCertificates:

@@ -258,27 +258,14 @@ class SpecRenderer(_Planner, _Bodies):
     def _tls(self, tls: m.TlsClient) -> "Material":
         """The client certificate and CA files for a `tls:` block, checked before sending.
         A problem is a SecretError (AUTH, exit 3): the credential cannot be used."""
-        from ..tlsfiles import ClientCertificates, TlsMaterialError, is_pem
+        from ..tlsfiles import ClientCertificates, TlsMaterialError, inputs_of
 
         if self._client_certs is None:
             self._client_certs = ClientCertificates()  # a library caller without a run: removed at exit
-        values: dict[str, str | None] = {}
-        secret_of: dict[str, str] = {}
-        for key in ("cert", "key", "password", "ca", "pkcs12", "pkcs12_password"):
-            raw = getattr(tls, key)
-            if raw is None:
-                values[key] = None
-                continue
-            if "${secret:" in raw:
-                secret_of[key] = raw[raw.index("${secret:") + 9:].split("}", 1)[0]
-            value = _text(self.value(raw)) if "$" in raw else raw
-            if key in ("cert", "key", "ca", "pkcs12") and not is_pem(value):
-                value = os.path.join(tls.base_dir, os.path.expanduser(value))
-            elif key == "key" and is_pem(value):
-                for line in value.splitlines():  # a key's lines, should one ever be quoted alone
-                    if len(line) >= 16 and not line.startswith("-----"):
-                        self.redactor.add(line)
-            values[key] = value
+        inputs = inputs_of(tls, lambda raw: _text(self.value(raw)))
+        for line in inputs.key_lines:
+            self.redactor.add(line)
+        values, secret_of = inputs.values, inputs.secret_of
         try:
             return self._client_certs.prepare(**values)
         except TlsMaterialError as exc:

@@ -17,6 +17,7 @@ from ..template import TemplateError
 
 __all__ = [
     "MAX_VALUE_BYTES",
+    "SENDS_REQUESTS",
     "SOURCE_KINDS",
     "SecretSource",
     "SecretValue",
@@ -40,6 +41,10 @@ MAX_VALUE_BYTES = 64 * 1024
 # The longest wait a `timeout` option asks for: a larger one (10**400, a typo) means "no
 # practical limit", and would overflow thread joins and socket timeouts.
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
+
+# The kinds that send a request (a login, a token request): they use the TLS settings
+# of where the secret is declared, so those settings are part of which source it is.
+SENDS_REQUESTS = frozenset({"http", "oauth2"})
 
 # kind -> module under runner.secrets that defines `build(decl, ctx) -> SecretSource`
 SOURCE_KINDS: dict[str, str] = {
@@ -94,7 +99,15 @@ class SourceContext:
     # run's proxies, CA bundle and stop event (the `http` source).
     send_request: Callable[[Any], Any] | None = None
     command_timeout: float = 30.0
-    verify_tls: bool = True
+    verify_tls: bool = True  # False under --insecure: no login or token request is verified
+    # The config's `defaults.tls` (the --env environment's `tls` when it sets one) and
+    # `defaults.verify`: the TLS of a login or token request whose secret the config
+    # declares, or a spec that says nothing itself (SecretDecl.tls / .verify win).
+    default_tls: Any = None  # model.TlsClient
+    default_verify: bool | None = None
+    # tlsfiles.ClientCertificates of the run (its private files are removed at its end);
+    # made on first use when a library caller gives none.
+    client_certs: Any = None
     # The clock `SecretValue.expires_at` is measured on; SecretStore should share it.
     clock: Callable[[], float] = time.monotonic
     # Set on SIGINT/SIGTERM (RunOptions.stop): a running secret command is killed with its
@@ -122,14 +135,27 @@ def source_identity(decl: SecretDecl) -> tuple:
     joins the identity only when the kind reads a path relative to it; each kind module
     says so with `reads_relative_path(decl) -> bool` (file, dotenv, a command whose
     program is a relative path). A kind module without that function is taken to read
-    one (the safe side: two fetches rather than one value shared by mistake).
+    one (the safe side: two fetches rather than one value shared by mistake). For a
+    kind that sends a request (SENDS_REQUESTS), the TLS settings of the spec that
+    declares it join too: one login per CA bundle and client certificate.
     """
     try:
         reads_relative = getattr(_kind_module(decl), "reads_relative_path", None)
     except SecretError:
         reads_relative = None  # an unknown kind fails in make_source, with its message
     folder = decl.base_dir if reads_relative is None or reads_relative(decl) else None
-    return (decl.kind, _canonical(decl.options), folder)
+    return (decl.kind, _canonical(decl.options), folder, _tls_identity(decl) if decl.kind in SENDS_REQUESTS else None)
+
+
+def _tls_identity(decl: SecretDecl) -> tuple | None:
+    """The TLS a login uses, as far as it is the declaring file's own (None: the config's).
+    Where it is written (its span) does not matter; its folder only for templated paths."""
+    tls = decl.tls
+    if tls is None:
+        return None if decl.verify is None else (None, decl.verify)
+    values = (tls.cert, tls.key, tls.password, tls.ca, tls.pkcs12, tls.pkcs12_password)
+    templated = any(v is not None and "$" in v for v in values)
+    return (values, tls.base_dir if templated else None, decl.verify)
 
 
 def _canonical(value: Any) -> str:

@@ -16,9 +16,11 @@
 - Sent once per run and shared by every spec file and every --jobs worker (SecretStore
   makes it single-flight), renewed shortly before `expires_in` runs out, fetched again
   once after an unexpected 401 (refreshable).
-- The request goes through `transport.send_once`: the run's deadline, TLS verification
-  and CA bundle, proxies, and redirect rules (not followed unless asked; when followed,
-  no secret header or body crosses origins).
+- The request goes through `transport.send_once`: the run's deadline, proxies, and
+  redirect rules (not followed unless asked; when followed, no secret header or body
+  crosses origins). Its TLS is that of where the secret is declared (login_tls.py):
+  `defaults.tls` (CA bundle, client certificate) and `defaults.verify` of the declaring
+  spec, else the config's (the --env environment's `tls` first); `--insecure` wins.
 - Every failure is a SecretError (AUTH, exit 3) naming the secret, the status and the
   server's `error` / `message` / `error_description` (masked, cut short), never the
   body: login endpoints echo what they were sent (HAZARDS 76). Only a non-empty string
@@ -39,6 +41,7 @@ from ..model import SecretDecl
 from ..redact import SENSITIVE_KEY
 from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
 from .base import json_or_none, redirect_words, resolve_option
+from .login_tls import login_tls, tls_hint
 
 __all__ = ["HttpSource", "build", "DEFAULT_TIMEOUT_S", "ERROR_FIELDS", "reads_relative_path"]
 
@@ -127,6 +130,8 @@ class HttpSource:
 
         follow = self.options.get("follow_redirects") is True
         timeout = seconds_option(self.options.get("timeout"), DEFAULT_TIMEOUT_S)
+        tls = login_tls(self.decl, self.ctx, self._fail)  # checked here: before anything is sent
+        sensitive.extend(tls.mask)
         prepared = PreparedRequest(
             method=method,
             url=url,
@@ -134,9 +139,9 @@ class HttpSource:
             data=data,
             timeout=timeout,
             follow_redirects=follow,
-            verify=self.ctx.verify_tls,
             max_body=LOGIN_MAX_BODY,
             secret_header_names=frozenset(secret_headers),
+            **tls.request_options(),
         )
         return prepared, tuple(s for s in sensitive if s)
 
@@ -154,7 +159,8 @@ class HttpSource:
         try:
             resp = send(prepared)
         except TransportError as exc:
-            raise self._fail(f"login request to {where} could not complete: {exc.message}", mask) from None
+            hint = tls_hint(self.decl) if exc.kind == "tls" else ""
+            raise self._fail(f"login request to {where} could not complete: {exc.message}{hint}", mask) from None
         return self._token(resp, mask)
 
     def _token(self, resp: Any, mask: tuple[str, ...]) -> SecretValue:

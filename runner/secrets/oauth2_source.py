@@ -31,6 +31,9 @@ credentials (4.4), resource owner password (4.3) or refresh token (6) grant.
   kept for the run and renewed only after a 401. Refreshable.
 - 429/503 are retried at most twice, waiting `Retry-After` (at most 10 s; a longer
   wait is an error). Redirects are never followed.
+- TLS: that of where the secret is declared (login_tls.py): the declaring spec's
+  `defaults.tls` / `defaults.verify`, else the config's (the --env environment's `tls`
+  first); a CA bundle and a client certificate (mTLS) apply to the token request too.
 - Errors show the HTTP status and the RFC 6749 5.2 `error` / `error_description`
   (client secret, password and refresh tokens masked, at most 200 characters), never
   the response body.
@@ -52,6 +55,7 @@ from ..model import SecretDecl
 from ..template import TemplateError
 from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
 from .base import json_or_none, redirect_words, resolve_option
+from .login_tls import LoginTls, login_tls, tls_hint
 
 __all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S", "reads_relative_path"]
 
@@ -171,11 +175,13 @@ class OAuth2Source:
             if value:
                 fields[key] = value
         fields.update(self._extra())
+        tls = login_tls(self.decl, self.ctx, self._fail)  # checked here: before anything is sent
+        mask += tls.mask
 
         if grant == "password" and self.rotated_refresh:
             # A refresh token from the last login: renew with it, log in again if it is refused.
             refreshed = self._post(url, {**fields, "grant_type": "refresh_token", "refresh_token": self.rotated_refresh},
-                                   auth, mask + (self.rotated_refresh,))
+                                   auth, mask + (self.rotated_refresh,), tls)
             if 200 <= refreshed[0].status < 300:
                 return self._token(*refreshed, method, client_secret, mask + (self.rotated_refresh,))
             self.rotated_refresh = None
@@ -190,7 +196,7 @@ class OAuth2Source:
             mask += (current,)
         else:
             fields["grant_type"] = "client_credentials"
-        resp, attempt = self._post(url, fields, auth, mask)
+        resp, attempt = self._post(url, fields, auth, mask, tls)
         return self._token(resp, attempt, method, client_secret, mask)
 
     def _client_fields(self, client_id: str, client_secret: str, method: str):
@@ -225,15 +231,17 @@ class OAuth2Source:
                 fields[str(key)] = str(value)
         return fields
 
-    def _post(self, url: str, fields: dict[str, str], auth, mask: tuple[str, ...]) -> tuple[Any, int]:
+    def _post(self, url: str, fields: dict[str, str], auth, mask: tuple[str, ...], tls: LoginTls) -> tuple[Any, int]:
         """POST the form; 429/503 retried at most MAX_RETRIES times. (response, retries used)."""
         timeout = seconds_option(self.options.get("timeout"), DEFAULT_TIMEOUT_S)
         attempt = 0
         while True:
             try:
-                resp = self.ctx.post_form(url, fields, timeout=timeout, verify=self.ctx.verify_tls, auth=auth)
+                resp = self.ctx.post_form(url, fields, timeout=timeout, auth=auth, **tls.request_options())
             except TransportError as exc:
-                raise self._fail(f"token endpoint {url_without_query(url)} could not be reached: {exc.message}", mask) from None
+                hint = tls_hint(self.decl) if exc.kind == "tls" else ""
+                raise self._fail(f"token endpoint {url_without_query(url)} could not be reached: {exc.message}{hint}",
+                                 mask) from None
             if resp.status in (429, 503) and attempt < MAX_RETRIES:
                 wait = _retry_after(resp.header("Retry-After"), time.time())
                 if wait is None:

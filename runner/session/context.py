@@ -53,26 +53,30 @@ class RunContext:
                 raise UsageError(f"secret '{name}' is not declared")
             return self.store.get(decl)
 
-        source_vars = Shared.from_config(loaded.config, loaded.env, cli_vars, loaded.secrets).variables(environ, secret)
+        shared = Shared.from_config(loaded.config, loaded.env, cli_vars, loaded.secrets)
+        source_vars = shared.variables(environ, secret)
 
         def resolve_ref(value: Any) -> Any:
             """`${secret:X}` / `${env:X}` / `${var}` inside a source's options (oauth2 client_secret)."""
             return render(value, Scope(variables=source_vars, environ=environ, secret=secret))
 
+        from ..tlsfiles import ClientCertificates
+
+        self.client_certs = ClientCertificates()  # PEM from secrets, decrypted keys: removed by close()
         ctx = SourceContext(
             environ=environ,
             resolve_ref=resolve_ref,
             post_form=lambda *a, **kw: post_form(*a, environ=environ, **kw),
             send_request=lambda prepared: send_once(prepared, environ=environ, stop=stop),
             verify_tls=not settings.insecure,
+            # a login or token request the config declares uses the config's TLS (--env's tls first)
+            default_tls=shared.defaults.tls,
+            default_verify=shared.defaults.verify,
+            client_certs=self.client_certs,
             stop=stop,
         )
         self.store = SecretStore(ctx, redactor, overrides=dict(settings.secrets), on_resolved=on_secret_resolved,
                                  on_warning=self.warnings.append)
-
-        from ..tlsfiles import ClientCertificates
-
-        self.client_certs = ClientCertificates()  # PEM from secrets, decrypted keys: removed by close()
         self.options = engine.RunOptions(
             config_vars=loaded.config_vars,
             cli_vars=cli_vars,

@@ -27,11 +27,14 @@ def post_form(
     verify: bool = True,
     auth: tuple[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
+    cert: str | tuple[str, str] | None = None,
+    ca_file: str | None = None,
 ) -> ResponseSnapshot:
     """POST an `application/x-www-form-urlencoded` form (an OAuth2 token endpoint).
 
     Never follows redirects; the body is capped at 1 MB. `auth` is (client_id,
-    client_secret) sent as HTTP Basic (RFC 6749 2.3.1).
+    client_secret) sent as HTTP Basic (RFC 6749 2.3.1). `cert` and `ca_file` as in
+    PreparedRequest (mTLS, a private CA), checked before by tlsfiles.py.
     """
     pairs = list(fields.items()) if isinstance(fields, Mapping) else list(fields)
     headers = [("Accept", "application/json")]
@@ -49,6 +52,8 @@ def post_form(
         follow_redirects=False,
         verify=verify,
         max_body=FORM_MAX_BODY,
+        cert=cert,
+        ca_file=ca_file,
     )
     return send_once(prepared, environ=environ)
 

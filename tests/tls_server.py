@@ -3,7 +3,10 @@ certificates made by `trustme` for the test: a CA, the server's certificate for
 127.0.0.1, and a client certificate signed by the same CA.
 
 GET /whoami answers with the subject of the client certificate the TLS layer verified,
-so a test sees which certificate really went over the wire.
+so a test sees which certificate really went over the wire. POST (any path) is a login
+or OAuth2 token endpoint: it answers `{"access_token": TOKEN, ...}` and records the
+path and the client certificate's subject in `logins`; GET records the Authorization
+header it got in `authorizations`.
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ class Certs:
 class MtlsServer:
     __test__ = False
 
-    def __init__(self, certs: Certs, *, require_client_cert: bool = True) -> None:
+    def __init__(self, certs: Certs, *, require_client_cert: bool = True, token: str = "tls-token") -> None:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certs.server.configure_cert(context)
         certs.ca.configure_trust(context)
         context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_NONE
         self.seen: list[str] = []
+        self.logins: list[tuple[str, str]] = []  # (path, client certificate subject)
+        self.authorizations: list[str] = []
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -59,18 +64,30 @@ class MtlsServer:
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def _client(self) -> str:
                 peer = self.connection.getpeercert() or {}
                 subject = dict(x[0] for x in peer.get("subject", ()))
                 names = [v for k, v in peer.get("subjectAltName", ())]
-                who = subject.get("commonName") or (names[0] if names else "")
-                owner.seen.append(who)
-                data = json.dumps({"client": who}).encode()
+                return subject.get("commonName") or (names[0] if names else "")
+
+            def _json(self, doc: dict) -> None:
+                data = json.dumps(doc).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802
+                who = self._client()
+                owner.seen.append(who)
+                owner.authorizations.append(self.headers.get("Authorization", ""))
+                self._json({"client": who})
+
+            def do_POST(self) -> None:  # noqa: N802
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                owner.logins.append((self.path, self._client()))
+                self._json({"access_token": token, "token_type": "Bearer", "expires_in": 3600})
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True

@@ -98,7 +98,7 @@ class _Builder:
     def release(self, entries: list, pos: int, path: tuple) -> None:
         """A large spec is never held three times at once (data, positions, model): each
         request's data and positions go as soon as its model is built."""
-        self.smap.release(path, entries[pos])
+        self.smap.release(path)
         entries[pos] = None
 
     def error(self, message: str, span: Span, hint: str | None = None) -> None:

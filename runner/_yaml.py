@@ -42,7 +42,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -73,69 +73,103 @@ _PLAIN = "tag:request-runner:plain"  # an untagged plain scalar: resolved by our
 _TAB_HINT = "YAML forbids tabs for indentation; indent with spaces"
 
 
-@dataclass(frozen=True, slots=True)
 class SourceMap:
     """Where each value of a document came from.
 
-    `entries[path]` packs the parser's 0-based positions of the key and the value
-    (`_entry`: each position is a line and column in one int, `_pos`, and the four of
-    them one int: a tuple of four ints per value was most of a large file's memory);
-    the key positions are None for the root and for list items. `Span`s are made only
-    when asked for (a load of a large spec records tens of thousands of positions and
-    needs a few of them). Lookups fall back to the nearest ancestor, so a path that is
-    not recorded (a value built later) still gets a sensible position.
+    A tree shaped like the data: a collection's node is `[entry, children]`, its
+    children a dict (mapping) or a list (sequence) of their nodes; a scalar's node is
+    its entry alone. An entry packs the parser's 0-based positions of the key and the
+    value in one int (`_entry`); the key positions are None for the root and for list
+    items. A tree rather than a table keyed by path: recording a value is one store,
+    with no path tuple per value, and letting go of a request's positions (`release`)
+    is one store too. `Span`s are made only when asked for. Lookups fall back to the
+    nearest ancestor, so a path that is not recorded (a value built later) still gets a
+    sensible position.
     """
 
-    path: str
-    entries: dict = field(default_factory=dict)
-    text: str | None = field(default=None, compare=False, repr=False)  # the document: released positions are found again
-    released: set = field(default_factory=set, compare=False, repr=False)  # paths whose positions were let go
+    __slots__ = ("path", "root", "text")
 
-    def release(self, path: YamlPath, value: Any) -> None:
-        """Let go of the positions of `value`, the data at `path` (its model is built: a large
-        spec's loader holds only the positions of the requests still to build). Asked for
-        later (an error found by a later check), they are found by reading the text again."""
-        if self.text is None:
+    def __init__(self, path: str, root: list | None = None, text: str | None = None) -> None:
+        self.path = path
+        self.root = root  # the document's node, or None: nothing recorded
+        self.text = text  # the document: released positions are found again by reading it again
+
+    def release(self, path: YamlPath) -> None:
+        """Let go of the positions under `path` (its model is built: a large spec's loader
+        holds only the positions of the requests still to build). Asked for later (an error
+        found by a later check), they are found by reading the text again."""
+        if self.text is None or not path:
             return
-        pop = self.entries.pop
-        stack = [(tuple(path), value)]
-        while stack:
-            here, v = stack.pop()
-            pop(here, None)
-            if type(v) is dict:
-                stack.extend((here + (k,), x) for k, x in v.items())
-            elif type(v) is list:
-                stack.extend((here + (i,), x) for i, x in enumerate(v))
-        self.released.add(tuple(path))
+        node = self.root
+        for step in path[:-1]:
+            node = _child(node, step)
+            if node is None:
+                return
+        if type(node) is list:
+            children = node[1]
+            step = path[-1]
+            if type(children) is dict and step in children or type(children) is list and type(step) is int and 0 <= step < len(children):
+                children[step] = None
 
     def forget(self) -> None:
         """Let go of every position (and of the text): this map is no longer asked."""
-        self.entries.clear()
-        self.released.clear()
-        object.__setattr__(self, "text", None)
+        self.root = None
+        self.text = None
 
-    def _recall(self, path: tuple) -> None:
-        """A position under a released path is asked for: read the whole text again (rare: an error)."""
-        released = self.released
-        if not any(path[:n] in released for n in range(1, len(path) + 1)):
+    def only(self, *prefixes: YamlPath) -> "SourceMap":
+        """The positions of the root and of what lies under `prefixes`: what is still asked
+        for once a file is loaded and checked (a spec's `vars:`), without the rest."""
+        if self.root is None:
+            return SourceMap(self.path)
+        root: list = [self.root[0], {} if type(self.root[1]) is dict else []]
+        for prefix in prefixes:
+            source, copy = self.root, root
+            for i, step in enumerate(prefix):
+                child = _child(source, step)
+                if child is None or type(copy[1]) is not dict:  # only mapping keys are kept
+                    break
+                if i == len(prefix) - 1 or type(child) is int:
+                    copy[1][step] = child
+                    break
+                copy = copy[1].setdefault(step, [child[0], {} if type(child[1]) is dict else []])
+                source = child
+        return SourceMap(self.path, root)
+
+    def paths(self) -> Iterator[YamlPath]:
+        """Every path with a recorded position (tests compare the two parsing paths with it)."""
+        if self.root is None:
             return
-        _data, again = parse(self.text or "", filename=self.path, require_mapping=False)
-        self.entries.clear()
-        self.entries.update(again.entries)
-        released.clear()
+        stack: list = [((), self.root)]
+        while stack:
+            here, node = stack.pop()
+            yield here
+            if type(node) is list:
+                children = node[1]
+                items = children.items() if type(children) is dict else enumerate(children)
+                stack.extend((here + (k,), child) for k, child in items if child is not None)
 
     def _nearest(self, path: YamlPath) -> tuple | None:
-        path = tuple(path)
-        if self.released:
-            self._recall(path)
-        entries = self.entries
-        while True:
-            entry = entries.get(path)
-            if entry is not None:
-                return _unpack(entry)
-            if not path:
-                return None
-            path = path[:-1]
+        node = self.root
+        if node is None:
+            return None
+        best = node[0]
+        for step in path:
+            if type(node) is not list:
+                break  # below a scalar: the scalar's position
+            children = node[1]
+            try:
+                child = children[step]
+            except (KeyError, IndexError, TypeError):
+                break
+            if child is None:  # released: read the text again (rare: an error found after the build)
+                if self.text is None:
+                    break
+                _data, again = parse(self.text, filename=self.path, require_mapping=False)
+                self.root = again.root
+                return self._nearest(path)
+            node = child
+            best = child if type(child) is int else child[0]
+        return _unpack(best) if best is not None else None
 
     def value_span(self, path: YamlPath) -> Span:
         entry = self._nearest(path)
@@ -150,12 +184,17 @@ class SourceMap:
             return _mark_span(self.path, entry[0], entry[1])
         return _mark_span(self.path, entry[2], entry[3])
 
-    def only(self, *prefixes: YamlPath) -> "SourceMap":
-        """The positions of the root and of what lies under `prefixes`: what is still asked
-        for once a file is loaded and checked (a spec's `vars:`), without the rest."""
-        keep = {p: e for p, e in self.entries.items()
-                if not p or any(p[: len(prefix)] == prefix for prefix in prefixes)}
-        return SourceMap(self.path, keep)
+
+def _child(node: Any, step: Any) -> Any:
+    """The node under `node` at `step`, or None (not recorded, released, or `node` is a scalar's)."""
+    if type(node) is not list:
+        return None
+    children = node[1]
+    if type(children) is dict:
+        return children.get(step)
+    if type(step) is int and 0 <= step < len(children):
+        return children[step]
+    return None
 
 
 _COLUMN_BITS = 23  # a column below 2**23 (MAX_TEXT is 5 Mi characters)
@@ -171,12 +210,16 @@ _POS_BITS = 2 * _COLUMN_BITS  # lines are below 2**23 too (MAX_TEXT)
 _POS_MASK = (1 << _POS_BITS) - 1
 
 
+_TWO_POS_BITS = 2 * _POS_BITS
+
+
 def _entry(key_start: int | None, key_end: int | None, value_start: int, value_end: int) -> int:
-    """A SourceMap entry: four packed positions in one int; the low bit says whether there is a key."""
+    """A SourceMap entry: four packed positions in one int; the low bit says whether there is a key.
+    (`_fast_parse` writes this out in its loop: change both together.)"""
     value = value_start | value_end << _POS_BITS
     if key_start is None:
         return value << 1
-    return (value | key_start << 2 * _POS_BITS | key_end << 3 * _POS_BITS) << 1 | 1
+    return (value | (key_start | key_end << _POS_BITS) << _TWO_POS_BITS) << 1 | 1
 
 
 def _unpack(entry: int) -> tuple:
@@ -500,18 +543,19 @@ class _Walker:
         return None
 
     # ---- structure
-    def walk(self, node: Node, path: YamlPath, key_node: Node | None, depth: int) -> Any:
+    def walk(self, node: Node, key_node: Node | None, depth: int) -> tuple[Any, Any]:
+        """(the data of `node`, its SourceMap node)."""
         self.count += 1
         if self.count > self.limit:
             raise self.fail(f"aliases expand the document by more than {MAX_NODES} values (repeated too often?)", node, "aliases (*name) are expanded; a chain of aliases can blow up")
         if depth > MAX_DEPTH:
             raise self.fail(f"nesting is deeper than {MAX_DEPTH} levels (through aliases)", node)
         if key_node is None:
-            self.smap.entries[path] = _entry(None, None, _pos(node.start_mark), _pos(node.end_mark))
+            entry = _entry(None, None, _pos(node.start_mark), _pos(node.end_mark))
         else:
-            self.smap.entries[path] = _entry(_pos(key_node.start_mark), _pos(key_node.end_mark), _pos(node.start_mark), _pos(node.end_mark))
+            entry = _entry(_pos(key_node.start_mark), _pos(key_node.end_mark), _pos(node.start_mark), _pos(node.end_mark))
         if isinstance(node, ScalarNode):
-            return self.scalar(node)
+            return self.scalar(node), entry
         if id(node) in self.active:
             raise self.fail("recursive alias: a node contains itself", node)
         self.active.add(id(node))
@@ -519,11 +563,13 @@ class _Walker:
             if isinstance(node, SequenceNode):
                 if node.tag not in (_TAG + "seq",):
                     raise self.fail(f"unsupported tag '{_short_tag(node.tag)}'", node, "only plain YAML data is allowed: mappings, lists, strings, numbers, true/false, null")
-                return [self.walk(item, path + (i,), None, depth + 1) for i, item in enumerate(node.value)]
+                pairs = [self.walk(item, None, depth + 1) for item in node.value]
+                return [value for value, _ in pairs], [entry, [where for _, where in pairs]]
             if isinstance(node, MappingNode):
                 if node.tag not in (_TAG + "map",):
                     raise self.fail(f"unsupported tag '{_short_tag(node.tag)}'", node, "only plain YAML data is allowed: mappings, lists, strings, numbers, true/false, null")
-                return self.mapping(node, path, depth)
+                result, children = self.mapping(node, depth)
+                return result, [entry, children]
             raise self.fail("unsupported YAML node", node)
         finally:
             self.active.discard(id(node))
@@ -537,8 +583,10 @@ class _Walker:
             raise self.fail(f"a mapping key must be a string, not {kind}", node, "quote the key")
         return value
 
-    def mapping(self, node: MappingNode, path: YamlPath, depth: int) -> dict:
+    def mapping(self, node: MappingNode, depth: int) -> tuple[dict, dict]:
+        """(the mapping's data, its children's SourceMap nodes)."""
         result: dict[str, Any] = {}
+        children: dict[str, Any] = {}
         first_seen: dict[str, Node] = {}
         merges: list[Node] = []
         for key_node, value_node in node.value:
@@ -550,14 +598,14 @@ class _Walker:
                 shown = key if len(key) <= 40 else key[:40] + "..."
                 raise self.fail(f"duplicate key '{shown}' (first at line {first_seen[key].start_mark.line + 1})", key_node, "a key may appear once per mapping")
             first_seen[key] = key_node
-            result[key] = self.walk(value_node, path + (key,), key_node, depth + 1)
+            result[key], children[key] = self.walk(value_node, key_node, depth + 1)
         # merge keys: explicit keys win; among merged mappings the first wins
         for merge in merges:
             for key_node, value_node in self.merge_pairs(merge):
                 key = self.key(key_node)
                 if key not in result:
-                    result[key] = self.walk(value_node, path + (key,), key_node, depth + 1)
-        return result
+                    result[key], children[key] = self.walk(value_node, key_node, depth + 1)
+        return result, children
 
     def merge_pairs(self, merge: Node) -> list:
         """The (key, value) nodes a `<<` brings in, in priority order (nested merges flattened)."""
@@ -617,19 +665,18 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
     """
     if _CParser is None:
         return _FALLBACK
-    entries = walker.smap.entries
     plain = walker.plain
     get = _CParser(text).get_event
     # one object per distinct short text: a large spec repeats its keys and many values
     # (`url: /pets` ten thousand times), and every event brings a new copy
     shared: dict[str, str] = {}
     share = shared.setdefault
-    # a frame: [container, path, is_mapping, start_mark, key, key_start, key_end]
-    # (for a mapping, key/key_start/key_end hold the pending key of its next value;
-    # for the frame's own entry, `own` keeps the key marks it was stored under)
+    # a frame: [container, its SourceMap children, is_mapping, start, key, key_half, its
+    # SourceMap node, own_key_half] (key and key_half, the key's positions as `_entry`
+    # packs them, are a mapping's pending key; own_key_half the one the collection is under)
     stack: list = []
-    own: list = []
     root: Any = _FALLBACK
+    root_node: list | None = None
     documents = 0
     count = 0
     try:
@@ -663,17 +710,20 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                         if type(value) is not str or value in frame[0]:
                             return _FALLBACK  # not a string, or a duplicate
                         frame[4] = value
-                        frame[5] = _pos(event.start_mark)
-                        frame[6] = _pos(event.end_mark)
+                        start, end = event.start_mark, event.end_mark
+                        # the key's half of `_entry`, written out (the loop's hottest lines)
+                        frame[5] = (start.line << _COLUMN_BITS | start.column) | (end.line << _COLUMN_BITS | end.column) << _POS_BITS
                         continue
                     key = frame[4]
                     frame[0][key] = value
-                    entries[frame[1] + (key,)] = _entry(frame[5], frame[6], _pos(event.start_mark), _pos(event.end_mark))
+                    start, end = event.start_mark, event.end_mark
+                    frame[1][key] = ((start.line << _COLUMN_BITS | start.column) | (end.line << _COLUMN_BITS | end.column) << _POS_BITS
+                                     | frame[5] << _TWO_POS_BITS) << 1 | 1
                     frame[4] = None
                 else:
-                    container = frame[0]
-                    entries[frame[1] + (len(container),)] = _entry(None, None, _pos(event.start_mark), _pos(event.end_mark))
-                    container.append(value)
+                    frame[0].append(value)
+                    start, end = event.start_mark, event.end_mark
+                    frame[1].append(((start.line << _COLUMN_BITS | start.column) | (end.line << _COLUMN_BITS | end.column) << _POS_BITS) << 1)
             elif kind is _MAP_START or kind is _SEQ_START:
                 if event.anchor is not None:
                     return _FALLBACK
@@ -683,13 +733,14 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 count += 1
                 if len(stack) >= MAX_DEPTH:
                     return _FALLBACK
-                container = {} if kind is _MAP_START else []
+                is_mapping = kind is _MAP_START
+                container: Any = {} if is_mapping else []
+                node = [None, {} if is_mapping else []]
+                key_half = None
                 if not stack:
-                    if kind is not _MAP_START:
+                    if not is_mapping:
                         return _FALLBACK
-                    root = container
-                    path: tuple = ()
-                    own.append((None, None))
+                    root, root_node = container, node
                 else:
                     frame = stack[-1]
                     if frame[2]:
@@ -697,18 +748,17 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                         if key is None:
                             return _FALLBACK  # a collection as a key
                         frame[0][key] = container
-                        path = frame[1] + (key,)
-                        own.append((frame[5], frame[6]))
+                        frame[1][key] = node
+                        key_half = frame[5]
                         frame[4] = None
                     else:
-                        path = frame[1] + (len(frame[0]),)
                         frame[0].append(container)
-                        own.append((None, None))
-                stack.append([container, path, kind is _MAP_START, _pos(event.start_mark), None, None, None])
+                        frame[1].append(node)
+                stack.append([container, node[1], is_mapping, _pos(event.start_mark), None, None, node, key_half])
             elif kind is _MAP_END or kind is _SEQ_END:
                 frame = stack.pop()
-                key_start, key_end = own.pop()
-                entries[frame[1]] = _entry(key_start, key_end, frame[3], _pos(event.end_mark))
+                value_half = frame[3] | _pos(event.end_mark) << _POS_BITS
+                frame[6][0] = value_half << 1 if frame[7] is None else (value_half | frame[7] << _TWO_POS_BITS) << 1 | 1
             elif kind is _DOC_START:
                 documents += 1
                 if documents > 1:
@@ -721,6 +771,7 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 return _FALLBACK
     except (yaml.YAMLError, _Abort):
         return _FALLBACK
+    walker.smap.root = root_node
     walker.count = count
     return root
 
@@ -741,7 +792,7 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
     data = _fast_parse(text, _Walker(filename, smap))
     if data is not _FALLBACK:
         return data, smap
-    smap.entries.clear()
+    smap.root = None
     try:
         try:
             documents, values = _prescan(text, filename, _FastLoader)
@@ -757,7 +808,7 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
             got = "a list" if isinstance(node, SequenceNode) else "a single value"
             raise _Abort(Diagnostic(f"expected a mapping (key: value lines) at the top of the {what}, got {got}", _node_span(filename, node), title="YAML error"))
         walker = _Walker(filename, smap, limit=values + MAX_NODES)
-        data = walker.walk(node, (), None, 0)
+        data, smap.root = walker.walk(node, None, 0)
     except _Abort as exc:
         raise SpecError([exc.diagnostic]) from None
     except yaml.MarkedYAMLError as exc:

@@ -6,6 +6,7 @@ This module imports the standard library only.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 __all__ = ["Position", "Span", "Diagnostic", "format_diagnostic"]
@@ -19,90 +20,118 @@ class Position:
     column: int
 
 
-class Span:
+class Span(int):
     """A region of a file. `path` is the file as the user named it.
 
-    Immutable, compared and hashed by value, like a frozen dataclass of `path`, `start`
-    and `end`. The four numbers are kept packed in one int and the Positions are made
-    when asked for: a 10,000-request spec holds tens of thousands of spans, and a Span
-    with two Position objects cost twice as much. Not a dataclass: for another path,
-    build a new one (`Span(path, span.start, span.end)`), not `dataclasses.replace`.
+    Immutable, compared and hashed by value (path, start, end). A Span is one int: the
+    four numbers packed together with the number of its path in a table of the paths
+    seen (`_PATHS`). A 10,000-request spec holds tens of thousands of spans, and an
+    object holding a path and a separate int cost twice as much. Not a dataclass: for
+    another path, build a new one (`Span(path, span.start, span.end)`). Do not do
+    arithmetic with it; it only behaves as an int where Python needs it to.
     """
 
-    __slots__ = ("path", "_packed")
+    __slots__ = ()
 
-    path: str
-    _packed: int
-
-    def __init__(self, path: str, start: Position, end: Position) -> None:
-        object.__setattr__(self, "path", path)
-        object.__setattr__(self, "_packed", _pack(start.line, start.column, end.line, end.column))
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field '{name}'")  # as a frozen dataclass
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field '{name}'")
-
-    def __reduce__(self) -> tuple:
-        return (Span, (self.path, self.start, self.end))
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not Span:
-            return NotImplemented
-        return self.path == other.path and self._packed == other._packed  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.path, self._packed))
-
-    def __repr__(self) -> str:
-        return f"Span(path={self.path!r}, start={self.start!r}, end={self.end!r})"
-
-    @property
-    def start(self) -> Position:
-        packed = self._packed >> _TWO
-        return Position(packed >> _BITS, packed & _MASK)
-
-    @property
-    def end(self) -> Position:
-        packed = self._packed & _TWO_MASK
-        return Position(packed >> _BITS, packed & _MASK)
-
-    @property
-    def line(self) -> int:
-        return self._packed >> (_TWO + _BITS)
-
-    @property
-    def column(self) -> int:
-        return self._packed >> _TWO & _MASK
-
-    def location(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}"
-
-    @classmethod
-    def point(cls, path: str, line: int = 1, column: int = 1) -> "Span":
-        pos = Position(line, column)
-        return cls(path, pos, pos)
+    def __new__(cls, path: str, start: Position, end: Position) -> "Span":
+        return cls.at(path, start.line, start.column, end.line, end.column)
 
     @classmethod
     def at(cls, path: str, line: int, column: int, end_line: int, end_column: int) -> "Span":
         """`Span(path, Position(line, column), Position(end_line, end_column))` without the Positions."""
-        span = object.__new__(cls)
-        object.__setattr__(span, "path", path)
-        object.__setattr__(span, "_packed", _pack(line, column, end_line, end_column))
-        return span
+        number = _PATH_NUMBERS.get(path)
+        if number is None:
+            number = _number_path(path)
+        return int.__new__(cls, number << _FOUR | _pack(line, column, end_line, end_column))
+
+    @classmethod
+    def point(cls, path: str, line: int = 1, column: int = 1) -> "Span":
+        return cls.at(path, line, column, line, column)
+
+    def __reduce__(self) -> tuple:  # by path, not by the number: other processes number paths differently
+        return (Span.at, (self.path, self.line, self.column, *self._end()))
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Span:
+            return NotImplemented
+        return int.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not Span:
+            return NotImplemented
+        return int.__ne__(self, other)
+
+    __hash__ = int.__hash__
+
+    def __lt__(self, other: object) -> bool:  # spans are not ordered (sort by Diagnostic.sort_key)
+        return NotImplemented
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        return f"Span(path={self.path!r}, start={self.start!r}, end={self.end!r})"
+
+    __str__ = __repr__
+
+    @property
+    def path(self) -> str:
+        return _PATHS[int(self) >> _FOUR]
+
+    @property
+    def start(self) -> Position:
+        return Position(self.line, self.column)
+
+    @property
+    def end(self) -> Position:
+        return Position(*self._end())
+
+    def _end(self) -> tuple[int, int]:
+        packed = int(self) & _TWO_MASK
+        return packed >> _BITS, packed & _MASK
+
+    @property
+    def line(self) -> int:
+        return int(self) >> (_TWO + _BITS) & _MASK
+
+    @property
+    def column(self) -> int:
+        return int(self) >> _TWO & _MASK
+
+    def location(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
 
 
-_BITS = 32  # a line or a column: below 2**32 (a spec file is at most a few MB)
+_BITS = 24  # a line or a column: a spec file is at most a few MB (larger numbers are clamped)
 _MASK = (1 << _BITS) - 1
 _TWO = 2 * _BITS
 _TWO_MASK = (1 << _TWO) - 1
+_FOUR = 4 * _BITS
+_PATHS: list[str] = []
+_PATH_NUMBERS: dict[str, int] = {}
+_PATHS_LOCK = threading.Lock()
+
+
+def _number_path(path: str) -> int:
+    with _PATHS_LOCK:
+        number = _PATH_NUMBERS.get(path)
+        if number is None:
+            if not isinstance(path, str):
+                raise TypeError(f"a Span's path is a str, not {type(path).__name__}")
+            number = _PATH_NUMBERS[path] = len(_PATHS)
+            _PATHS.append(path)
+        return number
 
 
 def _pack(line: int, column: int, end_line: int, end_column: int) -> int:
-    if min(line, column, end_line, end_column) < 0 or (line | column | end_line | end_column) > _MASK:
+    bits = line | column | end_line | end_column
+    if bits < 0:
         raise ValueError(f"a position out of range: {line}:{column}-{end_line}:{end_column}")
-    return ((line << _BITS | column) << _TWO) | end_line << _BITS | end_column
+    if bits > _MASK:
+        line, column, end_line, end_column = (min(n, _MASK) for n in (line, column, end_line, end_column))
+    return (line << _BITS | column) << _TWO | end_line << _BITS | end_column
 
 
 @dataclass(frozen=True, slots=True)

@@ -347,7 +347,7 @@ def _outcome(text: str):
         data, smap = parse(text, filename="t.yaml")
     except SpecError as exc:
         return ("error", [d.one_line() for d in exc.diagnostics])
-    spans = {path: (smap.key_span(path).location(), smap.value_span(path), smap.key_span(path)) for path in smap.entries}
+    spans = {path: (smap.key_span(path).location(), smap.value_span(path), smap.key_span(path)) for path in smap.paths()}
     return ("ok", repr(data), spans)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import jsonpath
 
 from . import model as m
-from ._schema import check_body_schema
+from ._schema import check_body_schema, is_surely_valid_def
 from ._yaml import MAX_TEXT, SourceMap
 from .pattern import compile_pattern
 from ._yaml import decode as _decode
@@ -441,25 +441,24 @@ class _Builder:
         `for_each` made into one request per row (indexes are set by the caller)."""
         out: list[m.RequestDef] = []
         for pos, entry in enumerate(entries or ()):
-            path = prefix + (pos,)
-            if not isinstance(entry, Mapping):
-                continue
-            if "include" in entry:
-                out.extend(self.include(entry, path))
-                if self.consume:
-                    self.release(entries, pos, path)
-                continue
-            if "vars" in entry:
-                self.error("`vars` belongs to an `include:` entry; a request uses the spec's vars",
-                           self.key_span(path + ("vars",)))
-            req = self.request(entry, pos, path)
-            if "for_each" in entry:
-                out.extend(self.for_each(entry, req, path))
-            else:
-                out.append(req)
+            out.extend(self.request_entry(entry, prefix + (pos,)))
             if self.consume:
-                self.release(entries, pos, path)
+                self.release(entries, pos, prefix + (pos,))
         return out
+
+    def request_entry(self, entry: Any, path: tuple) -> list[m.RequestDef]:
+        """One entry of a `requests:` list: a request, its `for_each` rows, or what an `include:` brings."""
+        if not isinstance(entry, Mapping):
+            return []
+        if "include" in entry:
+            return self.include(entry, path)
+        if "vars" in entry:
+            self.error("`vars` belongs to an `include:` entry; a request uses the spec's vars",
+                       self.key_span(path + ("vars",)))
+        req = self.request(entry, path[-1], path)
+        if "for_each" in entry:
+            return self.for_each(entry, req, path)
+        return [req]
 
     def for_each(self, entry: Mapping, req: m.RequestDef, path: tuple) -> list[m.RequestDef]:
         here = path + ("for_each",)
@@ -617,18 +616,59 @@ def _stem(filename: str) -> str:
     return base or filename
 
 
-def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str) -> LoadedSpec:
+class RequestStream:
+    """A spec's requests built one by one while the parser reads the file (`load_spec`,
+    through `_yaml.parse_plain`): a large file is never held whole as data, only as its
+    model. Each item is first checked against the schema's `request` (jsonschema-rs);
+    one that is not surely valid stops the stream, and the loader then loads the file the
+    careful way, which writes every message."""
+
+    def __init__(self, filename: str, base_dir: str) -> None:
+        self.filename = filename
+        self.base_dir = base_dir
+        self.builder: _Builder | None = None
+        self.requests: list[m.RequestDef] = []
+        self.first: Any = None  # the first item's data: the rest of the document is checked with it
+        self.ok = True
+
+    def take(self, index: int, item: Any, smap: SourceMap) -> bool:
+        """Build the request at `requests[index]`; True: its data and positions may go."""
+        if not self.ok or not is_surely_valid_def(item, "spec", "request"):
+            self.ok = False
+            return False
+        if self.builder is None:
+            self.builder = _spec_builder(smap, self.filename, self.base_dir)
+        if index == 0:
+            self.first = item
+        path = ("requests", index)
+        self.requests.extend(self.builder.request_entry(item, path))
+        smap.release(path)
+        return True
+
+
+def _spec_builder(smap: SourceMap, filename: str, base_dir: str) -> _Builder:
+    b = _Builder(smap, filename, base_dir)
+    b.stack, b.stack_names = (os.path.realpath(filename),), (filename,)
+    return b
+
+
+def build_spec(data: Mapping, smap: SourceMap, *, filename: str, base_dir: str,
+               stream: RequestStream | None = None) -> LoadedSpec:
     """Schema-valid spec data -> LoadedSpec. Raises SpecError with every semantic problem.
 
     Consumes `data`: each request's data (and its positions in `smap`, found again from
-    the text if a later check asks) is let go once its model is built."""
-    b = _Builder(smap, filename, base_dir)
-    b.stack, b.stack_names = (os.path.realpath(filename),), (filename,)
-    b.consume = isinstance(data.get("requests"), list)
+    the text if a later check asks) is let go once its model is built. With `stream`,
+    the requests are already built (`RequestStream`) and `data` holds None in their place."""
+    if stream is not None:
+        b = stream.builder or _spec_builder(smap, filename, base_dir)
+        built = stream.requests
+    else:
+        b = _spec_builder(smap, filename, base_dir)
+        b.consume = isinstance(data.get("requests"), list)
+        built = b.request_list(data.get("requests"), ("requests",))
     # Most requests already hold their index (no include or for_each before them): a copy
     # of each would be a tenth of a large file's load time.
-    requests = tuple(r if r.index == i else replace(r, index=i, yaml_path=r.where)
-                     for i, r in enumerate(b.request_list(data.get("requests"), ("requests",))))
+    requests = tuple(r if r.index == i else replace(r, index=i, yaml_path=r.where) for i, r in enumerate(built))
     declared = b.secrets(data.get("secrets"), ("secrets",))
     auth = b.auth(data.get("auth"), ("auth",))
     defaults = b.defaults(data.get("defaults"))

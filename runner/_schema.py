@@ -380,7 +380,35 @@ def _fast_check(name: str):
         return None
 
 
-def _is_surely_valid(data: Any, name: str) -> bool:
+@functools.lru_cache(maxsize=None)
+def _fast_check_def(name: str, definition: str):
+    """`_fast_check` for one `$defs` entry of a packaged schema (a spec's `request`)."""
+    if jsonschema_rs is None:
+        return None
+    root = json.loads(schema_text(name))
+    schema = {key: root[key] for key in ("$schema", "$id", "$defs") if key in root}
+    schema["$ref"] = f"#/$defs/{definition}"
+    try:
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=True).is_valid
+    except Exception:  # noqa: BLE001 - as in _fast_check
+        return None
+
+
+def is_surely_valid_def(data: Any, name: str, definition: str) -> bool:
+    """True only when jsonschema-rs says `data` is a valid `$defs/definition` of schema
+    `name`; False means "let `validate` decide" (it may still be valid)."""
+    check = _fast_check_def(name, definition)
+    if check is None:
+        return False
+    try:
+        return check(data) is True
+    except Exception:  # noqa: BLE001 - as in _is_surely_valid
+        return False
+
+
+def is_surely_valid(data: Any, name: str) -> bool:
+    """True only when jsonschema-rs says `data` is valid against packaged schema `name`
+    ("spec" or "config"); False means "let `validate` decide"."""
     check = _fast_check(name) if name in ("spec", "config") else None
     if check is None:
         return False
@@ -396,7 +424,7 @@ def validate(data: Any, schema: str | Draft202012Validator, smap: SourceMap) -> 
     `schema` is a packaged schema's name (then a valid document costs no jsonschema
     import at all) or a validator."""
     if isinstance(schema, str):
-        if _is_surely_valid(data, schema):
+        if is_surely_valid(data, schema):
             return []
         validator = load_validator(schema)
     else:

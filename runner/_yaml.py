@@ -60,6 +60,7 @@ __all__ = [
     "dump",
     "scalar",
     "parse",
+    "parse_plain",
 ]
 
 MAX_DEPTH = 64
@@ -651,7 +652,7 @@ _STREAM_END = yaml.StreamEndEvent
 _QUIET = (yaml.StreamStartEvent, yaml.DocumentEndEvent)
 
 
-def _fast_parse(text: str, walker: _Walker) -> Any:
+def _fast_parse(text: str, walker: _Walker, stream: tuple[str, Any] | None = None) -> Any:
     """One pass over libyaml's parse events straight to data and positions.
 
     Handles the plain documents almost every spec is: one document, a mapping at
@@ -662,18 +663,26 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
     compose, walk), which gives every refusal its message and position. It
     recurses nowhere (an explicit stack), so deep input cannot hurt it, and it
     gives up as soon as the stack passes MAX_DEPTH.
+
+    `stream` is (key, take): each item of the root mapping's list under `key` is handed
+    to `take(index, item, smap)` as soon as it is read, and left out of the data (None
+    in its place) when `take` returns True (`parse_plain`).
     """
     if _CParser is None:
         return _FALLBACK
+    stream_key, take = stream if stream is not None else (None, None)
+    smap = walker.smap
     plain = walker.plain
     get = _CParser(text).get_event
     # one object per distinct short text: a large spec repeats its keys and many values
     # (`url: /pets` ten thousand times), and every event brings a new copy
     shared: dict[str, str] = {}
     share = shared.setdefault
+    numbers: dict[str, Any] = {}  # plain scalars that start like a number -> what `plain` made of them
     # a frame: [container, its SourceMap children, is_mapping, start, key, key_half, its
-    # SourceMap node, own_key_half] (key and key_half, the key's positions as `_entry`
-    # packs them, are a mapping's pending key; own_key_half the one the collection is under)
+    # SourceMap node, own_key_half, streamed] (key and key_half, the key's positions as
+    # `_entry` packs them, are a mapping's pending key; own_key_half the one the collection
+    # is under; streamed: this is the list whose items go to `take`)
     stack: list = []
     root: Any = _FALLBACK
     root_node: list | None = None
@@ -701,7 +710,12 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                     elif value == "<<":
                         return _FALLBACK  # merge key (or a plain '<<' value: rare, careful path)
                     elif value[0] in "+-." or value[0].isdigit():
-                        value = plain(event, value)
+                        number = numbers.get(value, _FALLBACK)  # `status: 200` ten thousand times: typed once
+                        if number is _FALLBACK:
+                            number = plain(event, value)
+                            if len(value) <= _SHARED_LEN:
+                                numbers[value] = number
+                        value = number
                 if not stack:
                     return _FALLBACK  # a scalar document
                 frame = stack[-1]
@@ -724,6 +738,8 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                     frame[0].append(value)
                     start, end = event.start_mark, event.end_mark
                     frame[1].append(((start.line << _COLUMN_BITS | start.column) | (end.line << _COLUMN_BITS | end.column) << _POS_BITS) << 1)
+                    if frame[8] and take(len(frame[0]) - 1, value, smap):
+                        frame[0][-1] = None
             elif kind is _MAP_START or kind is _SEQ_START:
                 if event.anchor is not None:
                     return _FALLBACK
@@ -737,10 +753,12 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                 container: Any = {} if is_mapping else []
                 node = [None, {} if is_mapping else []]
                 key_half = None
+                streamed = False
                 if not stack:
                     if not is_mapping:
                         return _FALLBACK
                     root, root_node = container, node
+                    smap.root = node  # a streamed item's positions are asked for while the rest is read
                 else:
                     frame = stack[-1]
                     if frame[2]:
@@ -751,14 +769,19 @@ def _fast_parse(text: str, walker: _Walker) -> Any:
                         frame[1][key] = node
                         key_half = frame[5]
                         frame[4] = None
+                        streamed = key == stream_key and len(stack) == 1 and not is_mapping
                     else:
                         frame[0].append(container)
                         frame[1].append(node)
-                stack.append([container, node[1], is_mapping, _pos(event.start_mark), None, None, node, key_half])
+                stack.append([container, node[1], is_mapping, _pos(event.start_mark), None, None, node, key_half, streamed])
             elif kind is _MAP_END or kind is _SEQ_END:
                 frame = stack.pop()
                 value_half = frame[3] | _pos(event.end_mark) << _POS_BITS
                 frame[6][0] = value_half << 1 if frame[7] is None else (value_half | frame[7] << _TWO_POS_BITS) << 1 | 1
+                if stack and stack[-1][8]:  # an item of the streamed list is complete
+                    items = stack[-1][0]
+                    if take(len(items) - 1, items[-1], smap):
+                        items[-1] = None
             elif kind is _DOC_START:
                 documents += 1
                 if documents > 1:
@@ -819,6 +842,21 @@ def parse(text: str, *, filename: str, what: str = "spec", require_mapping: bool
         raise SpecError([Diagnostic("YAML error: the file could not be read as YAML", Span.point(filename), title="YAML error")]) from None
     except RecursionError:  # defensive: the depth pre-scan should make this unreachable
         raise SpecError([Diagnostic(f"nesting is too deep (limit {MAX_DEPTH})", Span.point(filename), title="YAML too deep")]) from None
+    return data, smap
+
+
+def parse_plain(text: str, *, filename: str, stream: tuple[str, Any]) -> tuple[Any, SourceMap] | None:
+    """`parse` of a plain document (see `_fast_parse`) whose list under the root key
+    `stream[0]` is handed to `stream[1]` item by item, as it is read: None when the text
+    needs the careful path (`parse` then gives the data, or the error, in full).
+    Raises SpecError only for what `_check_text` refuses."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    _check_text(text, filename)
+    smap = SourceMap(filename, text=text)
+    data = _fast_parse(text, _Walker(filename, smap), stream)
+    if data is _FALLBACK:
+        return None
     return data, smap
 
 

@@ -20,10 +20,10 @@ import os
 from typing import Any
 
 from . import model as m
-from ._build import build_config, build_fragment, build_spec
-from ._schema import validate
+from ._build import RequestStream, build_config, build_fragment, build_spec
+from ._schema import is_surely_valid, validate
 from ._schema import schema_text as _schema_text
-from ._yaml import SourceMap, decode, parse
+from ._yaml import SourceMap, decode, parse, parse_plain
 from .errors import SpecError
 from .source import Diagnostic
 from .textfile import MAX_FILE_BYTES, read_text_file
@@ -58,8 +58,30 @@ def _load(text: str, *, filename: str, name: str, validator=None) -> tuple[Any, 
 
 def load_spec(text: str, *, filename: str, base_dir: str, validator=None) -> m.Spec:
     """Spec text -> Spec (a LoadedSpec, which also carries its SourceMap). Raises SpecError."""
+    if validator is None:
+        spec = _load_streamed(text, filename=filename, base_dir=base_dir)
+        if spec is not None:
+            return spec
     data, smap = _load(text, filename=filename, name="spec", validator=validator)
     return build_spec(data, smap, filename=filename, base_dir=base_dir)
+
+
+def _load_streamed(text: str, *, filename: str, base_dir: str) -> m.Spec | None:
+    """A plain spec whose every request is surely valid, built request by request as it
+    is read (`RequestStream`); None: load it the careful way (also how any schema error
+    gets its message: this path only ever says yes)."""
+    stream = RequestStream(filename, base_dir)
+    parsed = parse_plain(text, filename=filename, stream=("requests", stream.take))
+    if parsed is None or not stream.ok:
+        return None
+    data, smap = parsed
+    # The rest of the document is checked with its first request in the list: each
+    # request was checked on its own, and the schema says nothing about them together.
+    requests = data.get("requests")
+    skeleton = {**data, "requests": [stream.first]} if isinstance(requests, list) and requests else data
+    if not is_surely_valid(skeleton, "spec"):
+        return None
+    return build_spec(data, smap, filename=filename, base_dir=base_dir, stream=stream)
 
 
 def load_config(text: str, *, filename: str, base_dir: str, validator=None) -> m.Config:

@@ -54,6 +54,9 @@ def settings_from_args(args, paths: list[str] | None, cli_vars: dict[str, Any], 
 
     wanted = (("junit", getattr(args, "junit", None)), ("json", getattr(args, "json_report", None)),
               ("summary", getattr(args, "summary", None)), ("html", getattr(args, "html", None)))
+    reports = tuple(ReportFile(path, writer(name)) for name, path in wanted if path)
+    step_summary = environ.get("GITHUB_STEP_SUMMARY") or None
+    compact = getattr(args, "verbose", 0) < 2
     return RunSettings(
         paths=tuple(args.paths if paths is None else paths),
         env=args.env,
@@ -68,9 +71,12 @@ def settings_from_args(args, paths: list[str] | None, cli_vars: dict[str, Any], 
         timeout=getattr(args, "timeout", None),
         insecure=getattr(args, "insecure", False),
         curl=getattr(args, "curl", False),
-        compact_passes=getattr(args, "verbose", 0) < 2,
-        reports=tuple(ReportFile(path, writer(name)) for name, path in wanted if path),
-        step_summary=environ.get("GITHUB_STEP_SUMMARY") or None,
+        compact_passes=compact,
+        # Nothing reads a passing request again once its console line is printed (no report
+        # file, no step summary; the console's details are for the others): a tally is enough.
+        tally_passes=compact and not reports and step_summary is None,
+        reports=reports,
+        step_summary=step_summary,
     )
 
 

@@ -44,6 +44,7 @@ class RunOptions:
     # A passing request keeps a compact record (no headers, no body): memory stays flat as
     # a file grows. `runner run` keeps them only under -vv, which prints them.
     compact_passes: bool = False
+    tally_passes: bool = False  # with compact_passes: no checks, request or response kept either
 
     def shared(self) -> Shared:
         if self.config is not None:

@@ -104,6 +104,11 @@ class _StepResults(_MaskedSnapshots):
         request and its response, and short texts every step repeats are kept once."""
         p = built.prepared
         shown = _once(self._shown_url(built))  # a file often sends the same URL again and again
+        if self.options.tally_passes:  # what the console's summary counts, and the line it printed
+            return self._base_step(req, outcome=Outcome.PASS, url=shown, status=resp.status if resp is not None else None,
+                                   elapsed_ms=resp.elapsed_ms if resp is not None else None, attempts=attempts,
+                                   token_refreshed=refreshed, curl=self._curl(built),
+                                   location=self.redactor.mask(location) if location is not None else None)
         response = None
         if resp is not None:
             url = shown if resp.url == built.display_url else self.redactor.mask_built(resp.url)

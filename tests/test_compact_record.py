@@ -64,3 +64,54 @@ def test_the_library_keeps_a_compact_record_of_a_passing_request_unless_verbose_
         assert passed.request is not None and passed.request.headers == () and passed.request.body_excerpt is None
     assert failed.response.headers and failed.response.body and failed.request.headers
     assert failed.failures and failed.failures[0].expected is not None
+
+
+@pytest.mark.parametrize(
+    "argv, environ, tally",
+    [
+        ([], {}, True),  # nothing reads a passing request again once its line is printed
+        (["-v"], {}, True),  # -v details the requests that did not pass
+        (["-vv"], {}, False),
+        (["--json", "r.json"], {}, False),
+        (["--junit", "r.xml"], {}, False),
+        (["--html", "r.html"], {}, False),
+        (["--summary", "r.md"], {}, False),
+        ([], {"GITHUB_STEP_SUMMARY": "s.md"}, False),
+    ],
+)
+def test_runner_run_keeps_a_tally_of_passing_requests_only_when_nothing_reads_them_again(argv, environ, tally):
+    from runner.app import settings_from_args
+    from runner.arguments import build_parser
+
+    args = build_parser("run").parse_args(["run", "s.yaml", *argv])
+    settings = settings_from_args(args, None, {}, {}, environ)
+    assert settings.tally_passes is tally
+
+
+def test_a_tally_keeps_what_the_console_prints_and_counts(tmp_path, http_server):
+    import dataclasses
+
+    from runner.session.run import Run
+    from runner.session.settings import RunSettings
+
+    spec = write(tmp_path / "s.yaml", f"""
+        version: 1
+        name: tally
+        base_url: {http_server.url}
+        requests:
+          - {{name: passes, url: /ok, expect: {{status: 200}}}}
+          - {{name: fails, url: /ok, expect: {{status: 201}}}}
+    """)
+    base = RunSettings(paths=(str(spec),), compact_passes=True)
+    for settings, kept in ((base, True), (dataclasses.replace(base, tally_passes=True), False)):
+        run = Run(settings, environ={})
+        for _event in run.events():
+            pass
+        passed, failed = run.result.steps
+        assert (passed.name, passed.status, passed.outcome.name) == ("passes", 200, "PASS")
+        assert passed.elapsed_ms is not None and passed.span is not None and passed.url.endswith("/ok")
+        assert bool(passed.checks) is kept and (passed.response is not None) is kept and (passed.request is not None) is kept
+        # a request that did not pass keeps everything either way
+        assert failed.checks and failed.response is not None and failed.failures
+    code, out, err = run_cli(["run", str(spec), "--no-color"])
+    assert code == 1 and "1 passed" in out and "1 failed" in out, out + err

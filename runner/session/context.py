@@ -91,6 +91,7 @@ class RunContext:
             tags=tuple(settings.tags),
             curl=settings.curl,
             compact_passes=settings.compact_passes,
+            tally_passes=settings.tally_passes,
             stop=stop,
             config=loaded.config,
             environment=loaded.env,

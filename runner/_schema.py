@@ -402,7 +402,7 @@ def is_surely_valid_def(data: Any, name: str, definition: str) -> bool:
         return False
     try:
         return check(data) is True
-    except Exception:  # noqa: BLE001 - as in _is_surely_valid
+    except Exception:  # noqa: BLE001 - as in is_surely_valid
         return False
 
 

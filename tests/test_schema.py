@@ -258,7 +258,7 @@ _DOC = st.recursive(
 def _agree(name: str, data) -> None:
     # Only the fast check's yes is trusted (a no hands over to jsonschema), so a yes
     # where jsonschema says no would let an invalid document through.
-    if _schema._is_surely_valid(data, name):
+    if _schema.is_surely_valid(data, name):
         assert load_validator(name).is_valid(data), data
 
 
@@ -276,6 +276,9 @@ def test_fast_check_agrees_with_jsonschema(top, requests):
     _agree("spec", doc)
     _agree("config", doc)
     _agree("spec", top)
+    for request in requests:  # the streamed loader checks each request on its own (load._load_streamed)
+        if _schema.is_surely_valid_def(request, "spec", "request"):
+            assert load_validator("spec").is_valid({"version": 1, "requests": [request]}), request
 
 
 def _corpus():
@@ -324,4 +327,5 @@ def test_fast_check_agrees_on_mutated_real_specs(data):
 
 def test_fast_check_accepts_the_example_specs():
     for doc in _corpus():
-        assert _schema._is_surely_valid(doc, "spec") is True
+        assert _schema.is_surely_valid(doc, "spec") is True
+        assert all(_schema.is_surely_valid_def(r, "spec", "request") for r in doc["requests"])

@@ -158,9 +158,13 @@ class SourceMap:
             if type(node) is not list:
                 break  # below a scalar: the scalar's position
             children = node[1]
-            try:
+            if type(children) is dict:
+                if step not in children:
+                    break
                 child = children[step]
-            except (KeyError, IndexError, TypeError):
+            elif type(step) is int and 0 <= step < len(children):
+                child = children[step]
+            else:
                 break
             if child is None:  # released: read the text again (rare: an error found after the build)
                 if self.text is None:
@@ -209,8 +213,6 @@ def _pos(mark) -> int:
 
 _POS_BITS = 2 * _COLUMN_BITS  # lines are below 2**23 too (MAX_TEXT)
 _POS_MASK = (1 << _POS_BITS) - 1
-
-
 _TWO_POS_BITS = 2 * _POS_BITS
 
 

@@ -11,7 +11,7 @@ import pytest
 from runner._yaml import MAX_DEPTH, decode, parse
 from runner.errors import SpecError
 from runner.load import load_spec_file, read_text_file
-from runner.source import format_diagnostic
+from runner.source import Span, format_diagnostic
 from runner.srcmask import masked_lines
 from tests.helpers import CANARY
 
@@ -428,3 +428,26 @@ def test_a_large_plain_file_takes_the_one_pass_path():
 def test_a_large_file_with_an_anchor_is_not_taken_for_an_alias_bomb():
     doc = data(_big_spec(20_000, anchor="\nx: &x 1\ny: *x"))
     assert len(doc["requests"]) == 20_000 and doc["y"] == 1
+
+
+def test_a_released_position_is_found_again_by_reading_the_text_again():
+    text = "a: 1\nrequests:\n  - name: x\n    url: /x\n  - name: y\n    url: /y\n"
+    data, smap = parse(text, filename="t.yaml")
+    before = smap.value_span(("requests", 1, "url"))
+    smap.release(("requests", 1))
+    smap.release(("requests", 7))  # nothing there: no harm
+    smap.release(("a", "b"))  # below a scalar: no harm
+    assert smap.value_span(("requests", 1, "url")) == before == Span.at("t.yaml", 6, 10, 6, 12)
+    assert smap.key_span(("requests", 0, "name")).line == 3
+
+
+def test_lookups_fall_back_to_the_nearest_recorded_ancestor():
+    data, smap = parse("a:\n  b: [1, 2]\n", filename="t.yaml")
+    assert smap.value_span(("a", "b", 5)) == smap.value_span(("a", "b"))  # no such item
+    assert smap.value_span(("a", "b", -1)) == smap.value_span(("a", "b"))  # never from the end
+    assert smap.value_span(("a", "b", 0, "deeper")) == smap.value_span(("a", "b", 0))  # below a scalar
+    assert smap.value_span(("zzz",)).line == 1  # the root
+    forgotten = smap.only(("a",))
+    smap.forget()
+    assert smap.value_span(("a", "b")) == Span.point("t.yaml")  # forgotten: the file itself
+    assert forgotten.value_span(("a", "b", 1)).column == 10

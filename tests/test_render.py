@@ -423,3 +423,23 @@ def test_a_relative_url_without_base_url_is_shown_with_its_secrets_masked(cwd):
     assert "relative URL '/x/***' and no base_url" in out
     assert CANARY[:6] not in text
     assert "q7z" not in text
+
+
+def test_the_static_check_leaves_no_reference_cycle_behind():
+    """A large spec's check must not keep its helpers (and what they hold) until a collection."""
+    import gc
+
+    from runner.load import load_spec
+    from runner.render import Shared, check_spec
+
+    spec = load_spec('version: 1\nsecrets: {t: {env: T}}\nvars: {a: "${b}", b: 1}\nrequests:\n'
+                     '  - url: "/x/${a}"\n    headers: {A: "${secret:t}"}\n', filename="s.yaml", base_dir=".")
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert check_spec(spec, Shared(cli_vars={}, secrets={})) == []
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()

@@ -23,6 +23,17 @@ if TYPE_CHECKING:
 __all__ = ["check_config", "check_spec"]
 
 
+def _placeholder_secrets(declared: set[str]) -> Callable[[str], str]:
+    """A secret lookup for static checks: a placeholder for a declared secret, else an error."""
+
+    def secret(name: str) -> str:
+        if name not in declared:
+            raise TemplateError(f"secret '{name}' is not declared", Ref("secret", name))
+        return "<secret>"
+
+    return secret
+
+
 class _Checker:
     """Collects diagnostics; renders what can be rendered without the network or secrets."""
 
@@ -36,18 +47,14 @@ class _Checker:
         self.secrets = set(shared.secrets) | set(spec.secrets if spec is not None else ())
         layers = layers_of(spec, shared) if spec is not None else list(shared.var_layers) + (
             [VarLayer("--var", CLI, shared.cli_vars)] if shared.cli_vars else [])
-        self.vars = Vars(layers, _AnyEnviron(environ), self._secret)
+        self.secret = _placeholder_secrets(self.secrets)  # not a bound method: no cycle through self.vars
+        self.vars = Vars(layers, _AnyEnviron(environ), self.secret)
         self.captured_at: dict[str, list[m.RequestDef]] = {}
         for req in spec.requests if spec is not None else ():
             for cap in req.captures:
                 self.captured_at.setdefault(cap.name, []).append(req)
         self.reported_vars: set[tuple[int, str]] = set()
         self.env_matters = True  # False for the requests -k / --tag leave out: never rendered
-
-    def _secret(self, name: str) -> str:
-        if name not in self.secrets:
-            raise TemplateError(f"secret '{name}' is not declared", Ref("secret", name))
-        return "<secret>"
 
     def add(self, message: str, span: Span | None, hint: str | None = None, title: str = "error") -> None:
         self.diagnostics.append(Diagnostic(message, span, hint, title))
@@ -102,7 +109,7 @@ class _Checker:
         if value is None or "$" not in value:
             return
         try:
-            render(value, Scope(self.vars.view(SEES[level]), _AnyEnviron(self.environ), self._secret))
+            render(value, Scope(self.vars.view(SEES[level]), _AnyEnviron(self.environ), self.secret))
         except TemplateError as exc:
             if getattr(exc, "var", None) is not None:
                 return  # a var's own problem, reported at the var

@@ -70,3 +70,10 @@ def test_the_rewrite_keeps_validity_and_changes_only_texts_ending_in_a_newline(p
         assert (a and a.span()) == (b and b.span())
     elif original.flags & re.MULTILINE:
         assert (original.search(text) is None) == (rewritten.search(text) is None)
+
+
+def test_digits_follow_python_unicode_rules_unless_ascii_is_asked_for():
+    """docs/spec.md: `\\d` matches other scripts' digits; `(?a)` (or [0-9]) keeps to ASCII."""
+    assert compile_pattern(r"^\d+$").search("\u0663")
+    assert not compile_pattern(r"(?a)^\d+$").search("\u0663")
+    assert compile_pattern(r"(?a)^\d+$").search("123") and not compile_pattern(r"(?a)^\d+$").search("123\n")

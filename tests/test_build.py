@@ -222,3 +222,28 @@ def test_malformed_reference_message_never_quotes_the_value():
     (d,) = refs(f"requests:\n  - url: '/x/${{env:NOT A NAME:-{CANARY}}}'\n")
     assert d.message == "malformed reference: expected ${env:NAME} or ${env:NAME:-default}"
     assert d.span.line == 2
+
+
+def test_a_plain_expected_value_is_one_shared_predicate_of_its_own_type():
+    """`$.count: 2` in ten thousand requests is one `eq 2` (no span: the check's key serves);
+    1, 1.0 and true stay three different expectations, and a predicate mapping keeps its spans."""
+    s = spec("""
+version: 1
+requests:
+  - url: /a
+    expect: {json: {$.a: 1, $.b: 1.0, $.c: true, $.d: "1", $.e: null}, headers: {X-A: "1"}}
+  - url: /b
+    expect:
+      json:
+        $.a: 1
+        $.b: {gt: 1}
+""")
+    first, second = s.requests
+    ops = [(c.predicates[0].op, c.predicates[0].operand) for c in first.expect.json]
+    assert ops == [("eq", 1), ("eq", 1.0), ("eq", True), ("eq", "1"), ("eq", None)]
+    assert [type(c.predicates[0].operand) for c in first.expect.json] == [int, float, bool, str, type(None)]
+    assert first.expect.json[0].predicates is second.expect.json[0].predicates  # shared
+    assert first.expect.json[0].predicates[0].span is None
+    assert first.expect.headers[0].predicates[0].operand == "1" and first.expect.headers[0].predicates[0].span is None
+    gt = second.expect.json[1].predicates[0]
+    assert (gt.op, gt.operand) == ("gt", 1) and gt.span is not None and gt.span.line == 10

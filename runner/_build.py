@@ -71,6 +71,7 @@ class LoadedConfig(m.Config):
 
 MAX_INCLUDE_DEPTH = 8
 _PLAIN_OPERANDS = (str, int, float, bool, type(None))
+_NO_EXPECT = m.Expect()
 _REF = re.compile(r"\$\{([^}]*)\}")
 
 
@@ -324,7 +325,7 @@ class _Builder:
 
     def expect(self, value: Mapping | None, path: tuple) -> m.Expect:
         if not value:
-            return m.Expect()
+            return _NO_EXPECT  # frozen: one for every request without expectations
         header_checks = value.get("headers")
         headers = (
             tuple(

@@ -6,13 +6,11 @@ certificates), the CLI run as a user runs it; HAZARDS 79."""
 
 from __future__ import annotations
 
-import tempfile
 
 import pytest
 
 from tests.helpers import CANARY, run_cli, write
-from tests.test_mtls import p12_bundle
-from tests.tls_server import Certs, MtlsServer
+from tests.tls_server import Certs, MtlsServer, certs, p12_bundle, private_tmp  # noqa: F401 - fixtures
 
 TOKEN = "tok-" + CANARY
 PASSWORD = "pw-" + CANARY
@@ -73,13 +71,6 @@ def config(*, login: str, defaults: str = "", environments: str = "") -> str:
 
 
 @pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    return Certs(folder)
-
-
-@pytest.fixture
 def idp(certs):
     """An identity provider behind the private CA; no client certificate needed."""
     with MtlsServer(certs, require_client_cert=False, token=TOKEN) as srv:
@@ -98,15 +89,6 @@ def api(certs):
     """The API the token is for: behind the same private CA, no client certificate needed."""
     with MtlsServer(certs, require_client_cert=False) as srv:
         yield srv
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """The run's private files go here, so a test sees they are removed at its end."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def environ(login_server, api_server, certs) -> dict[str, str]:

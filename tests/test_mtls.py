@@ -8,42 +8,23 @@ import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 from runner.tlsfiles import ClientCertificates, TlsMaterialError
 from tests.helpers import CANARY, run_cli, write
-from tests.tls_server import Certs, MtlsServer
+from tests.tls_server import Certs, MtlsServer, certs, p12_bundle, private_tmp  # noqa: F401 - fixtures
 
 KEY_PASSWORD = "kp-" + CANARY
-
-
-@pytest.fixture
-def certs(tmp_path):
-    folder = tmp_path / "certs"
-    folder.mkdir()
-    return Certs(folder)
 
 
 @pytest.fixture
 def server(certs):
     with MtlsServer(certs) as srv:
         yield srv
-
-
-@pytest.fixture
-def private_tmp(tmp_path, monkeypatch):
-    """Temporary files of the run go here, so a test can see they are removed."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def spec(tls: str, *, request_tls: str = "", auth: str = "") -> str:
@@ -73,13 +54,6 @@ def encrypted_key(certs: Certs, password: str) -> bytes:
     key = serialization.load_pem_private_key(certs.key_pem.encode(), None)
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.BestAvailableEncryption(password.encode()))
-
-
-def p12_bundle(certs: Certs, password: str | None, *, with_key: bool = True) -> bytes:
-    key = serialization.load_pem_private_key(certs.key_pem.encode(), None) if with_key else None
-    cert = x509.load_pem_x509_certificate(certs.cert_pem.encode())
-    algorithm = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    return pkcs12.serialize_key_and_certificates(b"ci-bot", key, cert, None, algorithm)
 
 
 # --------------------------------------------------------------------------- works

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import json
 import ssl
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 
 class Certs:
@@ -119,3 +124,31 @@ class MtlsServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# ------------------------------------------------- fixtures of the TLS test modules
+# (imported by name into test_mtls.py and test_login_tls.py)
+
+
+@pytest.fixture
+def certs(tmp_path):
+    folder = tmp_path / "certs"
+    folder.mkdir()
+    return Certs(folder)
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """The run's private files (PEM from secrets) go here, so a test sees they are removed at its end."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def p12_bundle(certs: Certs, password: str | None, *, with_key: bool = True) -> bytes:
+    """The client certificate (and its key) as a PKCS#12 bundle, encrypted with `password`."""
+    key = serialization.load_pem_private_key(certs.key_pem.encode(), None) if with_key else None
+    cert = x509.load_pem_x509_certificate(certs.cert_pem.encode())
+    algorithm = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    return pkcs12.serialize_key_and_certificates(b"ci-bot", key, cert, None, algorithm)

@@ -23,7 +23,7 @@ from . import model as m
 from ._build import RequestStream, build_config, build_fragment, build_spec
 from ._schema import is_surely_valid, validate
 from ._schema import schema_text as _schema_text
-from ._yaml import SourceMap, decode, parse, parse_plain
+from ._yaml import SourceMap, parse, parse_plain
 from .errors import SpecError
 from .source import Diagnostic
 from .textfile import MAX_FILE_BYTES, read_text_file

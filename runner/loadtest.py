@@ -30,7 +30,7 @@ from typing import Any, TextIO  # noqa: E402
 
 import gevent  # noqa: E402
 import locust.log  # noqa: E402
-from locust import User, constant, task  # noqa: E402
+from locust import User, constant  # noqa: E402
 from locust.env import Environment  # noqa: E402
 from locust.rpc import Message  # noqa: E402
 from locust.runners import MasterRunner, WorkerRunner  # noqa: E402

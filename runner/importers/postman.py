@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..errors import UsageError
-from .credentials import Credentials, env_name, is_secret_name
+from .credentials import Credentials, is_secret_name
 from .httpmsg import is_header_name, is_method
 from .specdata import ImportedRequest, ImportedSpec, ImportResult, as_dict, as_list, literal, slug
 

@@ -52,14 +52,15 @@ class Span(int):
         return (Span.at, (self.path, self.line, self.column, *self._end()))
 
     def __eq__(self, other: object) -> bool:
-        if other.__class__ is not Span:
-            return NotImplemented
-        return int.__eq__(self, other)
+        if other.__class__ is Span:
+            return int.__eq__(self, other)
+        # A plain int is never a Span: False here, or Python would ask int's __eq__, which
+        # compares the numbers (a subclass's method is asked first, from either side).
+        return False if isinstance(other, int) else NotImplemented
 
     def __ne__(self, other: object) -> bool:
-        if other.__class__ is not Span:
-            return NotImplemented
-        return int.__ne__(self, other)
+        result = self.__eq__(other)
+        return result if result is NotImplemented else not result
 
     __hash__ = int.__hash__
 

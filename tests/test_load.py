@@ -146,6 +146,23 @@ def test_no_checks_keeps_only_the_status(tmp_path, http_server):
 
 
 @needs_locust
+def test_statistics_count_the_size_of_passing_responses(tmp_path, http_server):
+    """No report of ours here (no --html): a passing request still brings its response size to Locust."""
+    write(tmp_path / "sizes.yaml", f"""
+        base_url: {http_server.url}
+        requests:
+          - name: items
+            url: /items
+            expect: {{status: 200}}
+        """)
+    code, out, err = load(["sizes.yaml", "--users", "1", "--run-time", "2s", "--csv", "out/run"], tmp_path)
+    assert code == 0, err + out
+    items = rows(tmp_path / "out/run_stats.csv")["items"]
+    assert int(items["Request Count"]) > 0 and items["Failure Count"] == "0"
+    assert float(items["Average Content Size"]) > 0
+
+
+@needs_locust
 def test_bad_spec_exits_2_before_any_user_starts(tmp_path, http_server):
     write(tmp_path / "bad.yaml", f"""
         base_url: {http_server.url}

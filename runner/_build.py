@@ -24,7 +24,7 @@ from typing import Any
 import jsonpath
 
 from . import model as m
-from ._schema import check_body_schema, is_surely_valid_def
+from ._schema import check_body_schema, is_surely_valid
 from ._yaml import MAX_TEXT, SourceMap
 from .pattern import compile_pattern
 from ._yaml import decode as _decode
@@ -645,7 +645,7 @@ class RequestStream:
 
     def take(self, index: int, item: Any, smap: SourceMap) -> bool:
         """Build the request at `requests[index]`; True: its data and positions may go."""
-        if not self.ok or not is_surely_valid_def(item, "spec", "request"):
+        if not self.ok or not is_surely_valid(item, "spec", "request"):
             self.ok = False
             return False
         if self.builder is None:

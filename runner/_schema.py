@@ -370,46 +370,26 @@ class _Converter:
 # hands the document to jsonschema, which decides.
 
 @functools.lru_cache(maxsize=None)
-def _fast_check(name: str):
-    """jsonschema-rs's `is_valid` for a packaged schema, or None when it is not at hand."""
+def _fast_check(name: str, definition: str | None = None):
+    """jsonschema-rs's `is_valid` for a packaged schema, or for one of its `$defs` (a spec's
+    `request`: the streamed loader checks each request on its own); None when it is not at hand."""
     if jsonschema_rs is None:
         return None
+    schema = json.loads(schema_text(name))
+    if definition is not None:
+        schema = {key: schema[key] for key in ("$schema", "$id", "$defs") if key in schema}
+        schema["$ref"] = f"#/$defs/{definition}"
     try:
-        return jsonschema_rs.Draft202012Validator(json.loads(schema_text(name)), validate_formats=True).is_valid
+        return jsonschema_rs.Draft202012Validator(schema, validate_formats=True).is_valid
     except Exception:  # noqa: BLE001 - a schema it cannot compile: jsonschema decides
         return None
 
 
-@functools.lru_cache(maxsize=None)
-def _fast_check_def(name: str, definition: str):
-    """`_fast_check` for one `$defs` entry of a packaged schema (a spec's `request`)."""
-    if jsonschema_rs is None:
-        return None
-    root = json.loads(schema_text(name))
-    schema = {key: root[key] for key in ("$schema", "$id", "$defs") if key in root}
-    schema["$ref"] = f"#/$defs/{definition}"
-    try:
-        return jsonschema_rs.Draft202012Validator(schema, validate_formats=True).is_valid
-    except Exception:  # noqa: BLE001 - as in _fast_check
-        return None
-
-
-def is_surely_valid_def(data: Any, name: str, definition: str) -> bool:
-    """True only when jsonschema-rs says `data` is a valid `$defs/definition` of schema
-    `name`; False means "let `validate` decide" (it may still be valid)."""
-    check = _fast_check_def(name, definition)
-    if check is None:
-        return False
-    try:
-        return check(data) is True
-    except Exception:  # noqa: BLE001 - as in is_surely_valid
-        return False
-
-
-def is_surely_valid(data: Any, name: str) -> bool:
+def is_surely_valid(data: Any, name: str, definition: str | None = None) -> bool:
     """True only when jsonschema-rs says `data` is valid against packaged schema `name`
-    ("spec" or "config"); False means "let `validate` decide"."""
-    check = _fast_check(name) if name in ("spec", "config") else None
+    ("spec" or "config"), or against its `$defs/definition`; False means "let `validate`
+    decide" (it may still be valid)."""
+    check = _fast_check(name, definition) if name in ("spec", "config") else None
     if check is None:
         return False
     try:

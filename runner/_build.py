@@ -55,9 +55,7 @@ class LoadedSpec(m.Spec):
         if self.source_map is None:
             return self
         settled = replace(self, source_map=self.source_map.only(("vars",)))
-        # This spec's map is emptied now, not when the last holder goes: a check's helper
-        # may keep it in a reference cycle until a collection, and its table stays at the
-        # size of the whole file however many positions were let go.
+        # This spec's map is emptied now, not when its last holder lets go of this spec.
         self.source_map.forget()
         return settled
 

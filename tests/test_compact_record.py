@@ -9,9 +9,9 @@ import pytest
 from tests.helpers import run_cli, write
 
 
-@pytest.mark.parametrize("verbose", [False, True])
-def test_passing_requests_keep_no_headers_or_body_unless_vv(tmp_path, http_server, verbose):
-    spec = write(tmp_path / "s.yaml", f"""
+def _pass_and_fail(tmp_path, http_server):
+    """A spec of two requests with a header each: the first passes, the second fails."""
+    return write(tmp_path / "s.yaml", f"""
         version: 1
         name: compact
         base_url: {http_server.url}
@@ -19,6 +19,11 @@ def test_passing_requests_keep_no_headers_or_body_unless_vv(tmp_path, http_serve
           - {{name: passes, url: /ok, headers: {{X-Trace: t1}}, expect: {{status: 200}}}}
           - {{name: fails, url: /ok, headers: {{X-Trace: t2}}, expect: {{status: 201}}}}
     """)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_passing_requests_keep_no_headers_or_body_unless_vv(tmp_path, http_server, verbose):
+    spec = _pass_and_fail(tmp_path, http_server)
     report = tmp_path / "r.json"
     code, _, err = run_cli(["run", str(spec), "--no-color", "--json", str(report)] + (["-vv"] if verbose else []))
     assert code == 1, err
@@ -43,14 +48,7 @@ def test_the_library_keeps_a_compact_record_of_a_passing_request_unless_verbose_
     request that did not pass keeps its headers and body whatever the verbosity."""
     import runner
 
-    spec = write(tmp_path / "s.yaml", f"""
-        version: 1
-        name: compact
-        base_url: {http_server.url}
-        requests:
-          - {{name: passes, url: /ok, headers: {{X-Trace: t1}}, expect: {{status: 200}}}}
-          - {{name: fails, url: /ok, headers: {{X-Trace: t2}}, expect: {{status: 201}}}}
-    """)
+    spec = _pass_and_fail(tmp_path, http_server)
     seen = []
     result = runner.run([str(spec)], verbose=verbose, on_step=seen.append)
     passed, failed = result.steps
@@ -94,14 +92,7 @@ def test_a_tally_keeps_what_the_console_prints_and_counts(tmp_path, http_server)
     from runner.session.run import Run
     from runner.session.settings import RunSettings
 
-    spec = write(tmp_path / "s.yaml", f"""
-        version: 1
-        name: tally
-        base_url: {http_server.url}
-        requests:
-          - {{name: passes, url: /ok, expect: {{status: 200}}}}
-          - {{name: fails, url: /ok, expect: {{status: 201}}}}
-    """)
+    spec = _pass_and_fail(tmp_path, http_server)
     base = RunSettings(paths=(str(spec),), compact_passes=True)
     for settings, kept in ((base, True), (dataclasses.replace(base, tally_passes=True), False)):
         run = Run(settings, environ={})

@@ -4,7 +4,6 @@ FAIL, compact when passing under `compact_passes`). A mixin of the engine's per-
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,17 @@ class _StepResults(_MaskedSnapshots):
     renderer: "SpecRenderer"
     decls: "dict[str, SecretDecl]"
     _last_compact_request: RequestSnapshot | None = None
+    _texts: dict[str, str] | None = None  # `_once`'s table: one file's run
+
+    def _once(self, text: str) -> str:
+        """`text` kept once for this file's run when it is short ("GET", "200 OK", "2", a URL a
+        file sends again and again): ten thousand passing records share it. A table per run,
+        not sys.intern: interned strings are never freed on Python 3.12."""
+        if len(text) > _ONCE_LEN:
+            return text
+        if self._texts is None:
+            self._texts = {}
+        return self._texts.setdefault(text, text)
 
     def _base_step(self, req: RequestDef, **kw: Any) -> StepResult:
         if "url" not in kw:
@@ -46,7 +56,7 @@ class _StepResults(_MaskedSnapshots):
             spec_path=self.spec.path,
             name=req.name,
             index=req.index,
-            method=_once(req.method.upper()),
+            method=self._once(req.method.upper()),
             span=req.span,
             tags=req.tags,
             included_from=tuple(site.location() for site in reversed(req.included.chain)) if req.included else (),
@@ -76,9 +86,9 @@ class _StepResults(_MaskedSnapshots):
 
     def _finish(self, req, built: _Built, outcome: Outcome, attempts: int, *, resp=None, checks=(), failures=(),
                 refreshed=False, location=None, auth=None, masked=None) -> StepResult:
-        checks_t, failures_t = self._mask_checks(list(checks), list(failures))
         if outcome is Outcome.PASS and self.options.compact_passes:
-            return self._compact_pass(req, built, resp, checks_t, attempts, refreshed, location)
+            return self._compact_pass(req, built, resp, checks, attempts, refreshed, location)
+        checks_t, failures_t = self._mask_checks(list(checks), list(failures))
         if masked is None and resp is not None:
             masked = self._response_snapshot(resp)
         return self._base_step(
@@ -101,34 +111,41 @@ class _StepResults(_MaskedSnapshots):
     def _compact_pass(self, req, built: _Built, resp, checks, attempts: int, refreshed: bool, location) -> StepResult:
         """A passing request's record without headers or body: status, size and timing stay.
         Ten thousand of them stay in memory until the end: one URL text serves the step, its
-        request and its response, and short texts every step repeats are kept once."""
-        p = built.prepared
-        shown = _once(self._shown_url(built))  # a file often sends the same URL again and again
-        if self.options.tally_passes:  # what the console's summary counts, and the line it printed
-            return self._base_step(req, outcome=Outcome.PASS, url=shown, status=resp.status if resp is not None else None,
-                                   elapsed_ms=resp.elapsed_ms if resp is not None else None, attempts=attempts,
-                                   token_refreshed=refreshed, curl=self._curl(built),
-                                   location=self.redactor.mask(location) if location is not None else None)
-        response = None
-        if resp is not None:
-            url = shown if resp.url == built.display_url else self.redactor.mask_built(resp.url)
-            response = ResponseSnapshot(status=resp.status, reason=_once(self.redactor.mask(resp.reason)), headers=(),
-                                        body=b"", elapsed_ms=resp.elapsed_ms, url=url,
-                                        truncated=False, size=resp.size or len(resp.body))
-        return self._base_step(
-            req,
+        request and its response, and short texts every step repeats are kept once. Under
+        `tally_passes` not even its checks or exchange: nothing reads them again."""
+        shown = self._once(self._shown_url(built))
+        common = dict(
             outcome=Outcome.PASS,
             url=shown,
             status=resp.status if resp is not None else None,
             elapsed_ms=resp.elapsed_ms if resp is not None else None,
-            checks=tuple(_compact_check(c) for c in checks),
-            request=self._compact_request(_once(p.method), shown),
-            response=response,
             attempts=attempts,
             token_refreshed=refreshed,
             location=self.redactor.mask(location) if location is not None else None,
             curl=self._curl(built),
         )
+        if self.options.tally_passes:
+            return self._base_step(req, **common)
+        response = None
+        if resp is not None:
+            url = shown if resp.url == built.display_url else self.redactor.mask_built(resp.url)
+            response = ResponseSnapshot(status=resp.status, reason=self._once(self.redactor.mask(resp.reason)), headers=(),
+                                        body=b"", elapsed_ms=resp.elapsed_ms, url=url,
+                                        truncated=False, size=resp.size or len(resp.body))
+        masked, _ = self._mask_checks(list(checks), [])
+        return self._base_step(
+            req,
+            checks=tuple(self._compact_check(c) for c in masked),
+            request=self._compact_request(self._once(built.prepared.method), shown),
+            response=response,
+            **common,
+        )
+
+    def _compact_check(self, c: CheckResult) -> CheckResult:
+        expected, actual = self._once(c.expected), self._once(c.actual)
+        if expected is c.expected and actual is c.actual:
+            return c
+        return CheckResult(c.subject, c.passed, expected, actual, c.span, c.checked)
 
     def _compact_request(self, method: str, url: str) -> RequestSnapshot:
         """A passing request's snapshot (method and URL only), shared with the previous
@@ -220,12 +237,3 @@ class _StepResults(_MaskedSnapshots):
 _ONCE_LEN = 200  # texts up to this long that passing steps repeat ("200 OK", "2", a URL) are kept once
 
 
-def _once(text: str) -> str:
-    return sys.intern(text) if len(text) <= _ONCE_LEN else text
-
-
-def _compact_check(c: CheckResult) -> CheckResult:
-    expected, actual = _once(c.expected), _once(c.actual)
-    if expected is c.expected and actual is c.actual:
-        return c
-    return CheckResult(c.subject, c.passed, expected, actual, c.span, c.checked)

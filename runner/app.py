@@ -9,6 +9,7 @@ silences the console without stopping the run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import threading
 from typing import Any, Callable, TextIO
@@ -54,9 +55,6 @@ def settings_from_args(args, paths: list[str] | None, cli_vars: dict[str, Any], 
 
     wanted = (("junit", getattr(args, "junit", None)), ("json", getattr(args, "json_report", None)),
               ("summary", getattr(args, "summary", None)), ("html", getattr(args, "html", None)))
-    reports = tuple(ReportFile(path, writer(name)) for name, path in wanted if path)
-    step_summary = environ.get("GITHUB_STEP_SUMMARY") or None
-    compact = getattr(args, "verbose", 0) < 2
     return RunSettings(
         paths=tuple(args.paths if paths is None else paths),
         env=args.env,
@@ -71,13 +69,17 @@ def settings_from_args(args, paths: list[str] | None, cli_vars: dict[str, Any], 
         timeout=getattr(args, "timeout", None),
         insecure=getattr(args, "insecure", False),
         curl=getattr(args, "curl", False),
-        compact_passes=compact,
-        # Nothing reads a passing request again once its console line is printed (no report
-        # file, no step summary; the console's details are for the others): a tally is enough.
-        tally_passes=compact and not reports and step_summary is None,
-        reports=reports,
-        step_summary=step_summary,
+        compact_passes=getattr(args, "verbose", 0) < 2,
+        reports=tuple(ReportFile(path, writer(name)) for name, path in wanted if path),
+        step_summary=environ.get("GITHUB_STEP_SUMMARY") or None,
     )
+
+
+def tally_is_enough(settings: RunSettings) -> bool:
+    """For the console of `runner run`: nothing reads a passing request again once its line
+    is printed when there is no report file, no step summary and no -vv (the console's
+    details are for the requests that did not pass), so a tally of it is enough."""
+    return settings.compact_passes and not settings.reports and settings.step_summary is None
 
 
 class App:
@@ -128,7 +130,10 @@ class App:
 
     def run(self, paths: list[str] | None = None) -> int:
         github = self.environ.get("GITHUB_ACTIONS") == "true"
-        run = Run(self._settings(paths), environ=self.environ, redactor=self.redactor, handle_signals=True,
+        settings = self._settings(paths)
+        if tally_is_enough(settings):
+            settings = dataclasses.replace(settings, tally_passes=True)
+        run = Run(settings, environ=self.environ, redactor=self.redactor, handle_signals=True,
                   on_secret_resolved=self._add_mask if github else None)
         with _QuietGc() as quiet_gc, contextlib.ExitStack() as cleanup:
             reporter = None

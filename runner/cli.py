@@ -134,8 +134,7 @@ def _load(loadtest, app, args: argparse.Namespace, stdout: TextIO, stderr: TextI
         no_checks=args.no_checks,
     )
     settings = settings_from_args(args, None, app.cli_vars, app.cli_secrets, environ)
-    # --html is Locust's here; a passing request's response size goes to Locust's statistics
-    settings = dataclasses.replace(settings, reports=(), step_summary=None, tally_passes=False)
+    settings = dataclasses.replace(settings, reports=(), step_summary=None)  # --html is Locust's here
     return loadtest.run_load(settings, load, redactor=app.redactor, environ=environ, stdout=stdout, stderr=stderr)
 
 

@@ -78,12 +78,12 @@ def test_the_library_keeps_a_compact_record_of_a_passing_request_unless_verbose_
     ],
 )
 def test_runner_run_keeps_a_tally_of_passing_requests_only_when_nothing_reads_them_again(argv, environ, tally):
-    from runner.app import settings_from_args
+    from runner.app import settings_from_args, tally_is_enough
     from runner.arguments import build_parser
 
     args = build_parser("run").parse_args(["run", "s.yaml", *argv])
     settings = settings_from_args(args, None, {}, {}, environ)
-    assert settings.tally_passes is tally
+    assert tally_is_enough(settings) is tally
 
 
 def test_a_tally_keeps_what_the_console_prints_and_counts(tmp_path, http_server):

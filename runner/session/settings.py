@@ -32,6 +32,6 @@ class RunSettings:
     insecure: bool = False
     curl: bool = False
     compact_passes: bool = False  # passing requests without headers or body (runner run, unless -vv)
-    tally_passes: bool = False  # ...and without checks or exchange either (nothing reads them again)
+    tally_passes: bool = False  # ...and without checks or exchange either (runner run: app.tally_is_enough)
     reports: tuple[ReportFile, ...] = ()  # files kept up to date during the run
     step_summary: str | None = None  # a file the final Markdown summary is appended to ($GITHUB_STEP_SUMMARY)

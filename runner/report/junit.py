@@ -120,9 +120,8 @@ class _Writer:
             errors += 1
         return {"tests": tests, "failures": failures, "errors": errors, "skipped": skipped}
 
-    def testsuite(self, run: RunResult, spec: SpecResult, hostname: str | None) -> Iterator[str]:
-        """One <testsuite>: its opening tag and properties, then its testcases one by one."""
-        counts = self.counts(spec)
+    def testsuite(self, run: RunResult, spec: SpecResult, counts: dict[str, int], hostname: str | None) -> Iterator[str]:
+        """One <testsuite> (`counts`: `self.counts(spec)`): its opening tag and properties, then its testcases one by one."""
         attrs = {"name": self.attr(spec.name or spec.path), **{k: str(v) for k, v in counts.items()},
                  "time": _secs(spec.duration_s)}
         if run.started_at and _TIMESTAMP.match(run.started_at):
@@ -205,12 +204,10 @@ def render(run: RunResult, *, redactor: Redactor | None = None, hostname: str | 
 def chunks(run: RunResult, *, redactor: Redactor | None = None, hostname: str | None = None) -> Iterator[str]:
     """The text of `render`, a testcase at a time."""
     w = _Writer(redactor)
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
-    for spec in run.specs:  # the root's counts come first in the text
-        for k, v in w.counts(spec).items():
-            totals[k] += v
+    counts = [w.counts(spec) for spec in run.specs]  # the root's totals come first in the text
+    totals = {k: sum(c[k] for c in counts) for k in ("tests", "failures", "errors", "skipped")}
     root = ET.Element("testsuites", {"name": "request-runner", **{k: str(v) for k, v in totals.items()},
                                      "time": _secs(run.duration_s)})
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
-    yield from _around(root, (w.testsuite(run, spec, hostname) for spec in run.specs), 0)
+    yield from _around(root, (w.testsuite(run, spec, c, hostname) for spec, c in zip(run.specs, counts)), 0)
     yield "\n"

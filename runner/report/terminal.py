@@ -330,11 +330,7 @@ class TerminalReporter:
                 if result.spec_path != self._last_spec:
                     self._last_spec = result.spec_path
                     self._print(Line("== " + self._s(result.spec_path, oneline=True, limit=500), style="runner.header"))
-                if self._fast:
-                    # oneline-scrubbed pieces: no tab, no newline, no control character
-                    self._write_plain("".join(text for text, _style in _step_parts(result, self.redactor)))
-                else:
-                    self._print(step_line(result, self.redactor))
+                self._print(step_line(result, self.redactor))
             curl = curl_of(result)
             if curl:
                 self._print(Line("  $ " + self._s(curl, limit=20000).replace("\n", "\n    "), style="runner.muted"))

@@ -282,3 +282,32 @@ def test_validate_accepts_tls_everywhere(tmp_path):
                                     request_tls="{cert: a.pem, key: b.pem, password: \"${secret:key_password}\"}"))
     code, out, err = run_cli(["validate", str(tmp_path / "s.yaml"), "--config", str(tmp_path / "runner.yaml")])
     assert code == 0, out + err
+
+
+# --------------------------------------------------------------------------- the hot path
+
+
+def test_a_pem_key_is_registered_for_masking_once_not_per_request(server, certs, tmp_path, monkeypatch):
+    """Registering a value recomputes the redactor's patterns: a key's lines are added when
+    the key is first used, not again for every request (`runner load` sends thousands)."""
+    from runner.redact import Redactor
+
+    key_lines = set(certs.key_pem.splitlines()[1:-1])
+    added: list[str] = []
+    original = Redactor.add
+
+    def counting_add(self, value, label=None):
+        if value in key_lines:
+            added.append(value)
+        return original(self, value, label)
+
+    monkeypatch.setattr(Redactor, "add", counting_add)
+    request = "  - name: who am i\n    url: /whoami\n    expect: {json: {$.client: ci-bot@example.test}}\n"
+    text = spec('{cert: "${secret:client_cert}", key: "${secret:client_key}", ca: certs/ca.pem}')
+    text += request * 11  # twelve requests in all
+    code, out, err = run(tmp_path, text, env(server, certs), "-vv")
+    assert code == 0, out + err
+    assert len(server.seen) == 12
+    assert sorted(added) == sorted(key_lines)  # each line once
+    for line in key_lines:
+        assert line not in out + err

@@ -80,6 +80,7 @@ class SpecRenderer(_Planner, _Bodies):
         self._row_plans: dict[int, RequestPlan] = {}  # id(ForEach) -> the plan of its first row
         self._defaults: tuple[dict[str, tuple[str, Any, bool]], frozenset[str], frozenset[str]] | None = None
         self._client_certs = client_certs  # shared by the run (temporary files removed at its end)
+        self._masked_keys: set[str] = set()  # PEM keys from secrets whose lines self.redactor masks already
         self._expiry: dict[str, tuple[float, float] | None] = {}  # token -> (JWT exp, renew at); None: not a JWT
         self.new_pass()
 
@@ -263,8 +264,13 @@ class SpecRenderer(_Planner, _Bodies):
         if self._client_certs is None:
             self._client_certs = ClientCertificates()  # a library caller without a run: removed at exit
         inputs = inputs_of(tls, lambda raw: _text(self.value(raw)))
-        for line in inputs.key_lines:
-            self.redactor.add(line)
+        key = inputs.values["key"]
+        if inputs.key_lines and key is not None and key not in self._masked_keys:
+            # once per key, before it is used (each add recomputes the redactor's patterns:
+            # per request, that would cost `runner load` more than the request itself)
+            for line in inputs.key_lines:
+                self.redactor.add(line)
+            self._masked_keys.add(key)
         values, secret_of = inputs.values, inputs.secret_of
         try:
             return self._client_certs.prepare(**values)

@@ -81,6 +81,10 @@ class Inputs:
     secret_of: dict[str, str] = field(default_factory=dict)
     key_lines: tuple[str, ...] = ()
 
+    def secret_about(self, exc: TlsMaterialError) -> str | None:
+        """The secret the option `exc` is about came from (None: written in the file)."""
+        return self.secret_of.get(exc.what.split(".", 1)[-1])
+
 
 def inputs_of(tls: "TlsClient", render: Callable[[str], str]) -> Inputs:
     """Render a `tls:` block (a request's, or the one a login uses): `render` turns a

@@ -271,12 +271,10 @@ class SpecRenderer(_Planner, _Bodies):
             for line in inputs.key_lines:
                 self.redactor.add(line)
             self._masked_keys.add(key)
-        values, secret_of = inputs.values, inputs.secret_of
         try:
-            return self._client_certs.prepare(**values)
+            return self._client_certs.prepare(**inputs.values)
         except TlsMaterialError as exc:
-            what = exc.what.replace("tls.pkcs12_password", "tls.pkcs12.password")
-            secret = secret_of.get(what.split(".", 1)[-1], what)
+            secret = inputs.secret_about(exc) or exc.what
             where = tls.pkcs12 or tls.cert or "a secret"
             source = "client certificate " + (where if "${secret:" not in where else "from a secret")
             raise SecretError(secret, source, exc.message, tls.span) from None

@@ -64,8 +64,7 @@ def login_tls(decl: SecretDecl, ctx: SourceContext, fail: Callable[..., SecretEr
     try:
         material = ctx.client_certs.prepare(**inputs.values)
     except TlsMaterialError as exc:
-        what = exc.what.replace("tls.pkcs12_password", "tls.pkcs12.password")
-        from_secret = inputs.secret_of.get(what.split(".", 1)[-1])
+        from_secret = inputs.secret_about(exc)
         said = f" (from secret '{from_secret}')" if from_secret else ""
         raise fail(f"the client certificate it logs in with ({_where(tls)}){said} cannot be used: {exc.message}",
                    inputs.key_lines) from None

@@ -45,7 +45,7 @@ class TlsMaterialError(Exception):
 
     def __init__(self, what: str, message: str) -> None:
         super().__init__(message)
-        self.what = what  # "tls.cert", "tls.key", "tls.pkcs12" ...
+        self.what = what  # the option it is about: "tls.cert", "tls.key", "tls.password", "tls.pkcs12" ...
         self.message = message
 
 
@@ -201,7 +201,7 @@ class ClientCertificates:
         try:
             private = serialization.load_pem_private_key(pem, password.encode("utf-8"))
         except (ValueError, TypeError):
-            raise TlsMaterialError("tls.key", "the private key could not be decrypted: wrong tls.password") from None
+            raise TlsMaterialError("tls.password", "the private key could not be decrypted: wrong tls.password") from None
         return self._write(f"{tag}-key.pem", _unencrypted(serialization, private))
 
     def _pkcs12(self, path: str, password: str | None, tag: str) -> tuple[str, str]:
@@ -214,8 +214,10 @@ class ClientCertificates:
                 data, password.encode("utf-8") if password else None
             )
         except (ValueError, TypeError):
-            what = "wrong pkcs12.password" if password else "it is encrypted and pkcs12.password is not set, or it is not a PKCS#12 file"
-            raise TlsMaterialError("tls.pkcs12", f"{path} could not be opened: {what}") from None
+            if password:  # about the password: the error names its secret, not the bundle's
+                raise TlsMaterialError("tls.pkcs12_password", f"{path} could not be opened: wrong pkcs12.password") from None
+            raise TlsMaterialError("tls.pkcs12", f"{path} could not be opened: it is encrypted and pkcs12.password "
+                                                 "is not set, or it is not a PKCS#12 file") from None
         if private is None:
             raise TlsMaterialError("tls.pkcs12", f"{path} holds no private key")
         if certificate is None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from tests.helpers import CANARY, run_cli, write
 from tests.tls_server import Certs, MtlsServer, certs, p12_bundle, private_tmp  # noqa: F401 - fixtures
@@ -256,6 +257,28 @@ def test_bad_client_certificate_is_a_credential_error_before_sending(tmp_path, c
     assert mtls_idp.logins == [] and mtls_idp.seen == [] and api.seen == []  # nothing was sent
     for line in certs.key_pem.splitlines()[1:-1]:
         assert line not in out + err
+
+
+@pytest.mark.parametrize("login", [HTTP_LOGIN, OAUTH2_LOGIN], ids=["http", "oauth2"])
+@pytest.mark.parametrize("tls, says", [
+    ('tls: {cert: "${secret:client_cert}", key: "${secret:client_key}", password: "${secret:bot_password}", '
+     "ca: certs/ca.pem}", "wrong tls.password"),
+    ('tls: {pkcs12: {file: certs/client.p12, password: "${secret:bot_password}"}, ca: certs/ca.pem}',
+     "wrong pkcs12.password"),
+], ids=["key-password", "p12-password"])
+def test_wrong_password_names_the_password_secret(tmp_path, certs, mtls_idp, api, login, tls, says):
+    """An encrypted key from secret `client_key` and a wrong password from `bot_password`:
+    the error names the password's secret, not the key's."""
+    key = serialization.load_pem_private_key(certs.key_pem.encode(), None)
+    encrypted = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.BestAvailableEncryption(P12_PASSWORD.encode())).decode()
+    (certs.folder / "client.p12").write_bytes(p12_bundle(certs, P12_PASSWORD))
+    env = {**environ(mtls_idp, api, certs), "CLIENT_KEY": encrypted}  # BOT_PASSWORD is not the key's
+    code, out, err = run(tmp_path, env, spec_text=spec(), config_text=config(login=login, defaults=tls))
+    assert code == 3, out + err
+    assert "secret 'api_token'" in out and says in out
+    assert "(from secret 'bot_password')" in out and "'client_key'" not in out
+    assert mtls_idp.logins == [] and api.seen == []
 
 
 # --------------------------------------------------------------------------- one login per TLS setting

@@ -311,3 +311,22 @@ def test_a_pem_key_is_registered_for_masking_once_not_per_request(server, certs,
     assert sorted(added) == sorted(key_lines)  # each line once
     for line in key_lines:
         assert line not in out + err
+
+
+# --------------------------------------------------------------------------- a wrong password names its own secret
+
+
+def test_wrong_key_password_names_the_password_secret_not_the_keys(server, certs, tmp_path):
+    text = spec('{cert: "${secret:client_cert}", key: "${secret:client_key}", password: "${secret:key_password}", '
+                "ca: certs/ca.pem}")
+    environ = env(server, certs, CLIENT_KEY=encrypted_key(certs, KEY_PASSWORD).decode(),
+                  KEY_PASSWORD="wrong-" + CANARY)
+    out = _refused(server, tmp_path, text, environ, "wrong tls.password")
+    assert "secret 'key_password'" in out and "secret 'client_key'" not in out
+
+
+def test_wrong_pkcs12_password_names_the_password_secret(server, certs, tmp_path):
+    (certs.folder / "client.p12").write_bytes(p12_bundle(certs, "p12-" + CANARY))
+    text = spec('{pkcs12: {file: certs/client.p12, password: "${secret:p12_password}"}, ca: certs/ca.pem}')
+    out = _refused(server, tmp_path, text, env(server, certs, P12_PASSWORD="nope-" + CANARY), "wrong pkcs12.password")
+    assert "secret 'p12_password'" in out

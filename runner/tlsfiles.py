@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     from .model import TlsClient
 
-__all__ = ["ClientCertificates", "Inputs", "Material", "TlsMaterialError", "inputs_of", "is_pem", "MAX_PEM_BYTES"]
+__all__ = ["ClientCertificates", "Inputs", "Material", "TLS_KEYS", "TlsMaterialError", "inputs_of", "is_pem",
+           "MAX_PEM_BYTES"]
 
 MAX_PEM_BYTES = 1024 * 1024  # a certificate chain is a few KB; more is the wrong file
 _EXTRA_HINT = "pip install 'request-runner[tls]' (adds the cryptography package)"
@@ -69,7 +70,8 @@ def is_pem(text: str) -> bool:
     return text.lstrip().startswith("-----BEGIN ")
 
 
-_KEYS = ("cert", "key", "password", "ca", "pkcs12", "pkcs12_password")
+# the options of a `tls:` block (model.TlsClient's fields), in the order they are rendered
+TLS_KEYS = ("cert", "key", "password", "ca", "pkcs12", "pkcs12_password")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,21 +88,21 @@ class Inputs:
         return self.secret_of.get(exc.what.split(".", 1)[-1])
 
 
-def inputs_of(tls: "TlsClient", render: Callable[[str], str]) -> Inputs:
-    """Render a `tls:` block (a request's, or the one a login uses): `render` turns a
-    value holding `${...}` into text; a path that is not PEM text is relative to the
-    folder of the file that wrote the block."""
+def inputs_of(tls: "TlsClient", render: Callable[[str, str], str]) -> Inputs:
+    """Render a `tls:` block (a request's, or the one a login uses): `render(key, raw)`
+    turns the value of option `key` (one of TLS_KEYS) holding `${...}` into text; a path
+    that is not PEM text is relative to the folder of the file that wrote the block."""
     values: dict[str, str | None] = {}
     secret_of: dict[str, str] = {}
     key_lines: list[str] = []
-    for key in _KEYS:
+    for key in TLS_KEYS:
         raw = getattr(tls, key)
         if raw is None:
             values[key] = None
             continue
         if "${secret:" in raw:
             secret_of[key] = raw[raw.index("${secret:") + 9:].split("}", 1)[0]
-        value = render(raw) if "$" in raw else raw
+        value = render(key, raw) if "$" in raw else raw
         if key in ("cert", "key", "ca", "pkcs12") and not is_pem(value):
             value = os.path.join(tls.base_dir, os.path.expanduser(value))
         elif key == "key" and is_pem(value):

@@ -281,6 +281,17 @@ def test_wrong_password_names_the_password_secret(tmp_path, certs, mtls_idp, api
     assert mtls_idp.logins == [] and api.seen == []
 
 
+def test_a_tls_value_that_cannot_be_rendered_names_its_option(tmp_path, certs, mtls_idp, api):
+    """The password's secret fails (its variable is unset): the error names tls.password."""
+    tls = ('tls: {cert: "${secret:client_cert}", key: "${secret:client_key}", password: "${secret:key_password}", '
+           "ca: certs/ca.pem}")
+    text = config(login=HTTP_LOGIN, defaults=tls).replace("secrets:\n", "secrets:\n  key_password: {env: NOT_SET}\n", 1)
+    code, out, err = run(tmp_path, environ(mtls_idp, api, certs), spec_text=spec(), config_text=text)
+    assert code == 3, out + err
+    assert "'tls.password' needs secret 'key_password'" in out
+    assert mtls_idp.logins == [] and api.seen == []
+
+
 # --------------------------------------------------------------------------- one login per TLS setting
 
 

@@ -263,7 +263,7 @@ class SpecRenderer(_Planner, _Bodies):
 
         if self._client_certs is None:
             self._client_certs = ClientCertificates()  # a library caller without a run: removed at exit
-        inputs = inputs_of(tls, lambda raw: _text(self.value(raw)))
+        inputs = inputs_of(tls, lambda _key, raw: _text(self.value(raw)))
         key = inputs.values["key"]
         if inputs.key_lines and key is not None and key not in self._masked_keys:
             # once per key, before it is used (each add recomputes the redactor's patterns:

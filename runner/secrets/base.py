@@ -153,7 +153,9 @@ def _tls_identity(decl: SecretDecl) -> tuple | None:
     tls = decl.tls
     if tls is None:
         return None if decl.verify is None else (None, decl.verify)
-    values = (tls.cert, tls.key, tls.password, tls.ca, tls.pkcs12, tls.pkcs12_password)
+    from ..tlsfiles import TLS_KEYS
+
+    values = tuple(getattr(tls, key) for key in TLS_KEYS)
     templated = any(v is not None and "$" in v for v in values)
     return (values, tls.base_dir if templated else None, decl.verify)
 

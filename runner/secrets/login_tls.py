@@ -54,8 +54,8 @@ def login_tls(decl: SecretDecl, ctx: SourceContext, fail: Callable[..., SecretEr
 
     from ..tlsfiles import ClientCertificates, TlsMaterialError, inputs_of
 
-    def render(raw: str) -> str:
-        value = resolve_option(ctx, _option_name(tls, raw), raw, fail)
+    def render(key: str, raw: str) -> str:
+        value = resolve_option(ctx, "tls." + key.replace("pkcs12_password", "pkcs12.password"), raw, fail)
         return value if isinstance(value, str) else str(value)
 
     inputs = inputs_of(tls, render)
@@ -81,9 +81,3 @@ def tls_hint(decl: SecretDecl) -> str:
 def _where(tls: Any) -> str:
     return f"tls at {tls.span.location()}" if tls.span is not None else "tls"
 
-
-def _option_name(tls: Any, raw: str) -> str:
-    for key in ("cert", "key", "password", "ca", "pkcs12", "pkcs12_password"):
-        if getattr(tls, key) == raw:
-            return "tls." + key.replace("pkcs12_password", "pkcs12.password")
-    return "tls"

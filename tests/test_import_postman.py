@@ -122,7 +122,8 @@ def test_an_invalid_header_name_is_left_out_and_an_invalid_method_exits_2(tmp_pa
     source.write_text(json.dumps({"info": {"name": "x"}, "item": [{"name": "a", "request": request}]}))
     code, out, err = run_cli(["import", "postman", str(source)])
     assert code == 0, err
-    assert "TODO: header 'Bad Name' is not a valid header name" in out
+    # the name is not quoted (it may be a whole pasted header, token included): only counted
+    assert "TODO: 1 header(s) with an invalid name left out" in out and "Bad Name" not in out
     request["method"] = "A B"
     source.write_text(json.dumps({"info": {"name": "x"}, "item": [{"name": "a", "request": request}]}))
     code, _, err = run_cli(["import", "postman", str(source)])

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlencode, urlsplit
 
 from ..errors import UsageError
 from .credentials import Credentials
-from .httpmsg import RecordedRequest, api_url, is_method, origin_of, to_request
+from .httpmsg import LeftOut, RecordedRequest, api_url, is_method, origin_of, to_request
 from .specdata import ImportedSpec, ImportResult, literal
 
 __all__ = ["import_curl", "tokenize", "decode_ansi_c"]
@@ -256,9 +256,9 @@ def import_curl(argv: list[str]) -> ImportResult:
         headers.append(("Authorization", "Basic " + base64.b64encode(user.encode()).decode()))
     method = method or ("HEAD" if head else "POST" if (body is not None or form) else "GET")
     base_url = origin_of(url)
-    dropped: set[str] = set()
+    left_out = LeftOut()
     rec = RecordedRequest(method=method, url=url, headers=headers, body=body, form_fields=form or None)
-    request = to_request(rec, creds, base_url=base_url, dropped=dropped)
+    request = to_request(rec, creds, base_url=base_url, left_out=left_out)
     if user is not None:
         creds.remember(user.partition(":")[2], creds.secret("API_AUTHORIZATION", ""))
     if follow:
@@ -267,8 +267,7 @@ def import_curl(argv: list[str]) -> ImportResult:
                         base_url=api_url(base_url), requests=[request])
     _finish(spec, creds)
     warnings = [f"curl flags not imported: {', '.join(unknown)}"] if unknown else []
-    if dropped:
-        spec.notes.append(f"Browser headers left out: {', '.join(sorted(dropped))}.")
+    spec.notes += left_out.notes()
     return ImportResult([spec], dict(creds.env_vars), warnings)
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 
 from ..errors import UsageError
 from .credentials import Credentials
-from .httpmsg import RecordedRequest, api_url, is_method, origin_of, to_request
+from .httpmsg import LeftOut, RecordedRequest, api_url, is_method, origin_of, to_request
 from .specdata import ImportedRequest, ImportedSpec, ImportResult, as_dict, as_list, slug
 
 __all__ = ["import_har", "STDLIB_MAX_BYTES"]
@@ -117,8 +117,8 @@ def import_har(path: str) -> ImportResult:
     if not recorded:
         raise UsageError(f"{path}: none of its {seen} entries is an API call (XHR/fetch with JSON or a form)")
     origin = Counter(origin_of(r.url) for r in recorded).most_common(1)[0][0]
-    dropped: set[str] = set()
-    requests: list[ImportedRequest] = [to_request(r, creds, base_url=origin, dropped=dropped) for r in recorded]
+    left_out = LeftOut()
+    requests: list[ImportedRequest] = [to_request(r, creds, base_url=origin, left_out=left_out) for r in recorded]
     spec = ImportedSpec(stem=f"har-{slug(urlsplit(origin).hostname or 'api')}",
                         name=f"imported from HAR: {urlsplit(origin).netloc}", base_url=api_url(origin),
                         requests=requests)
@@ -131,7 +131,6 @@ def import_har(path: str) -> ImportResult:
     spec.todo += [f"set {name} before running ({what})" for name, what in creds.env_vars.items()]
     creds.scrub(spec)
     spec.notes.append(f"{len(requests)} API calls of {seen} entries, in the order recorded; expected statuses as recorded.")
-    if dropped:
-        spec.notes.append(f"Browser headers left out: {', '.join(sorted(dropped))}.")
+    spec.notes += left_out.notes()
     warnings = [f"{skipped} entries left out (not API calls, or not answered)"] if skipped else []
     return ImportResult([spec], dict(creds.env_vars), warnings)

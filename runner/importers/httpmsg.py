@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 from .credentials import Credentials, is_secret_name
 from .specdata import ImportedRequest, literal, literal_value
 
-__all__ = ["RecordedRequest", "api_url", "is_header_name", "is_method", "to_request", "origin_of"]
+__all__ = ["LeftOut", "RecordedRequest", "api_url", "is_header_name", "is_method", "to_request", "origin_of"]
 
 # Headers a browser adds on its own: they say nothing about the API.
 _NOISE = {
@@ -65,7 +65,22 @@ def _path_and_query(url: str) -> tuple[str, list[tuple[str, str]]]:
     return path, parse_qsl(parts.query, keep_blank_values=True)
 
 
-def to_request(rec: RecordedRequest, creds: Credentials, *, base_url: str, dropped: set[str]) -> ImportedRequest:
+@dataclass
+class LeftOut:
+    """Headers `to_request` did not import: browser noise (named in a note) and invalid names (counted)."""
+
+    browser: set[str] = field(default_factory=set)
+    invalid_names: int = 0
+
+    def notes(self) -> list[str]:
+        notes = [f"Browser headers left out: {', '.join(sorted(self.browser))}."] if self.browser else []
+        if self.invalid_names:
+            notes.append(f"{self.invalid_names} header(s) with an invalid name left out (not shown: "
+                         "such a name may hold a whole pasted header, token included).")
+        return notes
+
+
+def to_request(rec: RecordedRequest, creds: Credentials, *, base_url: str, left_out: LeftOut) -> ImportedRequest:
     path, query = _path_and_query(rec.url)
     data: dict[str, Any] = {"name": f"{rec.method} {path}"[:120], "method": rec.method}
     data["url"] = literal(path) if origin_of(rec.url) == base_url else literal(rec.url.split("?")[0].split("#")[0])
@@ -82,8 +97,12 @@ def to_request(rec: RecordedRequest, creds: Credentials, *, base_url: str, dropp
         lower = name.lower()
         if lower == "content-type":
             content_type = value
-        if lower in _NOISE or lower.startswith(_NOISE_PREFIXES) or not is_header_name(name):
-            dropped.add(lower)
+        if not is_header_name(name.removeprefix(":")):
+            # never quoted: a whole header pasted into a name field ("Authorization: Bearer ...") lands here
+            left_out.invalid_names += 1
+            continue
+        if lower in _NOISE or lower.startswith(_NOISE_PREFIXES):
+            left_out.browser.add(lower)
             continue
         if is_secret_name(name):
             kind, secret = creds.header(name, value)

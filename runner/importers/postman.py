@@ -101,6 +101,10 @@ def _auth(auth: Any, ctx: _Context, todo: list[str]) -> tuple[Any, tuple[str, st
                                                                          "the Basic auth password", ctx)}}, None
     if kind == "apikey":
         name = str(params.get("key") or "X-API-Key")
+        if str(params.get("in", "header")) != "query" and not is_header_name(name):
+            todo.append("Postman API key auth has an invalid header name (not shown: it may hold the key): "
+                        "set `auth:` by hand")
+            return None, None
         secret = _secret_of(params.get("value"), name, f"the {name} API key", ctx)
         if str(params.get("in", "header")) == "query":
             return None, (name, "${secret:" + secret + "}")
@@ -318,6 +322,7 @@ def _request(item: dict[str, Any], prefix: str, inherited: Any, ctx: _Context) -
     url, query = _url(request, ctx)
     data["url"] = url
     headers: dict[str, str] = {}
+    invalid_names = 0
     for header in as_list(request.get("header")):
         if not isinstance(header, dict) or header.get("disabled"):
             continue
@@ -325,7 +330,7 @@ def _request(item: dict[str, Any], prefix: str, inherited: Any, ctx: _Context) -
         if not name:
             continue
         if not is_header_name(name):
-            todo.append(f"header {name!r} is not a valid header name: left out")
+            invalid_names += 1  # never quoted: a whole pasted header ("Authorization: Bearer ...") lands here
             continue
         if is_secret_name(name) and not _VAR.fullmatch(value.strip()):
             kind, secret = ctx.creds.header(name, value)
@@ -335,6 +340,9 @@ def _request(item: dict[str, Any], prefix: str, inherited: Any, ctx: _Context) -
                 headers[name] = secret
         else:
             headers[name] = ctx.text(value)
+    if invalid_names:
+        todo.append(f"{invalid_names} header(s) with an invalid name left out (not shown: such a name "
+                    "may hold a whole pasted header, token included)")
     own_auth = request.get("auth")
     auth, query_key = _auth(own_auth if own_auth is not None else inherited, ctx, todo)
     if own_auth is not None and auth is not None and "auth" not in data:

@@ -119,12 +119,14 @@ def _add_import_parser(imp: argparse.ArgumentParser) -> None:
     out_help = "a folder, or a .yaml file when one spec results (default: print one spec on stdout)"
     curl = kinds.add_parser("curl", help="a curl command (browser \"Copy as cURL\"): after --, or on stdin")
     curl.add_argument("-o", "--output", metavar="PATH", help=out_help)
+    curl.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     curl.add_argument("curl_args", nargs=argparse.REMAINDER, metavar="-- curl ARGS", help="the command (or stdin)")
     for kind, what in (("har", "a browser's HAR export"), ("postman", "a Postman collection (v2.1 or v2.0)"),
                        ("openapi", "an OpenAPI 3 document (JSON or YAML)")):
         p = kinds.add_parser(kind, help=what)
         p.add_argument("file", metavar="FILE", help=what)
         p.add_argument("-o", "--output", metavar="PATH", help=out_help)
+        p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
 
 
 def _add_load_parser(load: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ import sys
 from typing import TextIO
 
 from ..errors import SpecError, UsageError
+from .sanitize import check_spec, has_surrogate
 from .specdata import ImportedSpec, ImportResult
 from .writer import modeline_for, render
 
@@ -24,8 +25,15 @@ def _import(kind: str, args, stdin: TextIO) -> ImportResult:
         argv = list(args.curl_args)
         if argv and argv[0] == "--":
             argv = argv[1:]
+        where = "its arguments"
         if not argv:
-            argv = [stdin.read()]
+            where = "stdin"
+            try:
+                argv = [stdin.read()]
+            except UnicodeDecodeError:
+                argv = ["\udcff"]  # a strict stdin: the same answer as a surrogateescape one
+        if any(has_surrogate(arg) for arg in argv):  # Python's stand-in for bytes that are not UTF-8
+            raise UsageError(f"the curl command ({where}) is not valid UTF-8 text; nothing was written")
         return import_curl(argv)
     if kind == "har":
         from .har import import_har
@@ -70,16 +78,21 @@ def _merge(specs: list[ImportedSpec]) -> ImportedSpec:
 
 
 def _check(text: str, filename: str) -> None:
-    """The written text must load and validate: anything else is a bug of the importer."""
+    """The written text must load and validate. `check_spec` refuses the inputs known to break
+    that; anything else is an input the spec cannot express (or an importer's bug): exit 2,
+    with where it is in the would-be file but not the loader's message (it may quote a value)."""
     from ..load import check_references, load_spec
 
     try:
         spec = load_spec(text, filename=filename, base_dir=os.path.dirname(os.path.abspath(filename)))
     except SpecError as exc:
-        raise RuntimeError(f"import produced an invalid spec: {exc.diagnostics[0].message}") from None
+        span = exc.diagnostics[0].span
+        where = f" (line {span.line} of the spec it would write)" if span is not None else ""
+        raise UsageError(f"the import would write a spec that does not load{where}: the input holds "
+                         "something a spec cannot express; nothing was written") from None
     problems = check_references(spec, var_names=set(), secret_names=set())
     if problems:
-        raise RuntimeError(f"import produced an invalid spec: {problems[0].message}")
+        raise UsageError("the import would write a spec with a broken ${...} reference; nothing was written")
 
 
 def run_import(args, *, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = None) -> int:
@@ -97,6 +110,7 @@ def run_import(args, *, stdout: TextIO, stderr: TextIO, stdin: TextIO | None = N
             stem, n = f"{spec.stem}-{n}", n + 1
         used.add(stem)
         path = output if (single and output) else os.path.join(folder or ".", stem + ".yaml")
+        check_spec(spec)
         text = render(spec, modeline=modeline_for(folder))
         _check(text, path)
         texts.append((path, text))

@@ -59,6 +59,8 @@ def _entries(path: str) -> Iterator[dict[str, Any]]:
             for entry in ijson.items(fh, "log.entries.item", use_float=True):
                 if isinstance(entry, dict):
                     yield entry
+        except UnicodeDecodeError:  # ijson's answer to a lone surrogate escape (\udc80): not text
+            raise UsageError(f"{path}: the HAR file holds text that is not valid (a lone surrogate escape)") from None
         except ijson.JSONError:
             # not ijson's message: its C backend quotes the text around the error (a HAR holds tokens)
             raise UsageError(f"{path}: not a HAR file (not valid JSON)") from None

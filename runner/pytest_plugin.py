@@ -16,6 +16,7 @@ a tag with `:` or `(` (which end a marker's name) is a `-k` keyword instead.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -25,6 +26,10 @@ __all__ = ["pytest_addoption", "pytest_configure", "pytest_collect_file"]
 
 _ROOTS = pytest.StashKey[list]()
 _STATE = pytest.StashKey["_State"]()
+# A tag that can be a pytest marker: registered by a `markers` ini line (which ends a name at
+# `:` or `(` and strips spaces), made by `pytest.mark.NAME` (refuses a leading `_`) and named
+# in `-m`. Any other tag is a `-k` keyword only.
+_MARKER_NAME = re.compile(r"[A-Za-z0-9][\w.+-]*")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -157,7 +162,7 @@ class SpecFile(pytest.File):
             item = RequestItem.from_parent(self, name=name, index=req.index)
             item.extra_keyword_matches.add(spec.name)
             for tag in (*spec.tags, *req.tags):
-                if ":" in tag or "(" in tag:  # pytest's `markers` lines end a name there: `-k` only
+                if not _MARKER_NAME.fullmatch(tag):  # e.g. `team:pets`, `_private`, ` spaced`: `-k` only
                     item.extra_keyword_matches.add(tag)
                     continue
                 self.config.addinivalue_line("markers", f"{tag}: request-runner tag")

@@ -218,3 +218,27 @@ def test_a_tag_pytest_cannot_name_as_a_marker_is_a_keyword_and_strict_markers_st
     proc = pytest_in(project, "--runner-specs", "specs", "--strict-markers", "-k", "team:pets", "-W", "error")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+def test_tags_pytest_refuses_as_markers_are_keywords_and_marker_tags_still_select(project, http_server):
+    """`_private` (pytest.mark refuses a leading `_`) and ` spaced` (not what a `markers` line
+    registers) would break collection or --strict-markers as markers: they are `-k` keywords."""
+    write(project / "specs" / "t.yaml", f"""
+        base_url: {http_server.url}
+        requests:
+          - name: hidden
+            url: /items
+            tags: ["_private"]
+          - name: spaced
+            url: /ok
+            tags: [" spaced", "smoke-test"]
+        """)
+    proc = pytest_in(project, "--runner-specs", "specs", "--strict-markers", "-W", "error", "-k", "_private")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 passed, 1 deselected" in proc.stdout
+    proc = pytest_in(project, "--runner-specs", "specs", "--strict-markers", "-W", "error", "-v", "-m", "smoke-test")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "specs/t.yaml::spaced PASSED" in proc.stdout and "1 passed, 1 deselected" in proc.stdout
+    proc = pytest_in(project, "--runner-specs", "specs", "--strict-markers", "-W", "error")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout

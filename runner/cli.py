@@ -139,8 +139,10 @@ def _load(loadtest, app, args: argparse.Namespace, stdout: TextIO, stderr: TextI
 
 
 def _load_report_targets(args: argparse.Namespace) -> tuple[tuple[str, str | None], ...]:
-    """Locust's HTML report, and the first of its CSV files (the others sit beside it)."""
-    return (("--html", args.html), ("--csv", args.csv_prefix + "_stats.csv" if args.csv_prefix else None))
+    """Locust's HTML report, and the first of its CSV files (the others sit beside it).
+    An empty --csv stays empty (refused as --html '' is): Locust would silently write nothing."""
+    csv = args.csv_prefix + "_stats.csv" if args.csv_prefix else args.csv_prefix
+    return (("--html", args.html), ("--csv", csv))
 
 
 def _check_report_targets(targets: Sequence[tuple[str, str | None]]) -> None:

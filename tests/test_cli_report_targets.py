@@ -30,6 +30,8 @@ SPEC = """
     ("--html", "d", "--html 'd': is a directory"),
     ("--html", "api.yaml", "--html api.yaml: is a YAML file (a spec?)"),
     ("--csv", "f/p", "--csv f/p_stats.csv: cannot write there"),
+    ("--html", "", "--html: empty file name"),
+    ("--csv", "", "--csv: empty file name"),  # was let through: Locust then wrote no CSV, silently
 ])
 def test_load_refuses_an_unwritable_report_before_it_starts(tmp_path, flag, target, message):
     spec = write(tmp_path / "api.yaml", SPEC)

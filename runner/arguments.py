@@ -132,7 +132,7 @@ def _add_import_parser(imp: argparse.ArgumentParser) -> None:
 def _add_load_parser(load: argparse.ArgumentParser) -> None:
     load.add_argument("paths", nargs="*", metavar="PATH", help="spec files or directories (default: specs/)")
     load.add_argument("--users", "-u", metavar="N", type=_positive_int, default=1, help="simulated users (1)")
-    load.add_argument("--spawn-rate", "-r", metavar="N", type=_positive_float, default=1.0, help="users started per second (1)")
+    load.add_argument("--spawn-rate", "-r", metavar="N", type=_positive_number, default=1.0, help="users started per second (1)")
     load.add_argument("--run-time", "-t", metavar="TIME", help="stop after this long: 30s, 2m, 1h30m (default: until Ctrl-C)")
     load.add_argument("--master", action="store_true", help="distributed: be the master (workers run the users)")
     load.add_argument("--expect-workers", metavar="N", type=_positive_int, default=1, help="master: start when N workers are connected (1)")
@@ -151,7 +151,7 @@ def _add_load_parser(load: argparse.ArgumentParser) -> None:
     load.add_argument("--csv", metavar="PREFIX", dest="csv_prefix", help="Locust's CSV files PREFIX_stats.csv, ...")
     load.add_argument("--html", metavar="FILE", help="Locust's HTML report")
     load.add_argument("--max-fail-ratio", metavar="R", type=_ratio, help="exit 1 when more than this share of requests fail (0.01)")
-    load.add_argument("--p95-ms", metavar="MS", type=_positive_float, help="exit 1 when the 95th percentile is above this")
+    load.add_argument("--p95-ms", metavar="MS", type=_positive_number, help="exit 1 when the 95th percentile is above this")
     load.add_argument("--no-checks", action="store_true", help="check only each request's status, not its other expectations")
     load.add_argument("--debug", action="store_true", help="show tracebacks of internal errors (secrets masked)")
 
@@ -207,6 +207,17 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     if value > MAX_TIMEOUT_S:  # the spec schema's limit too; larger ones overflow socket timeouts
         raise argparse.ArgumentTypeError(f"must be at most {MAX_TIMEOUT_S} seconds (a day)")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    """A finite number above 0, of no unit (milliseconds, users per second): no cap in seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got '{text}'") from None
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be a positive number, got '{text}'")
     return value
 
 

@@ -102,3 +102,18 @@ def test_files_with_the_same_stem_are_told_apart_by_their_path(tmp_path, http_se
                           tmp_path)
     assert code == 0, err
     assert set(rows(tmp_path / "out/run_stats.csv")) == {"v1/pets.yaml: list", "v2/pets.yaml: list", "Aggregated"}
+
+
+@needs_locust
+def test_p95_ms_and_spawn_rate_are_plain_positive_numbers_not_capped_seconds(tmp_path, http_server):
+    """--p95-ms is milliseconds and --spawn-rate users per second: the cap of a day in seconds
+    (--timeout's) refused --p95-ms 100000, with a message about seconds."""
+    _ok_spec(tmp_path, http_server)
+    code, out, err = load(["ok.yaml", "--run-time", "1s", "--spawn-rate", "100000", "--p95-ms", "100000"], tmp_path)
+    assert code == 0, err
+    assert "threshold exceeded" not in out
+    for flag, value, message in (("--p95-ms", "0", "must be a positive number, got '0'"),
+                                 ("--p95-ms", "nan", "must be a positive number, got 'nan'"),
+                                 ("--spawn-rate", "fast", "expected a positive number, got 'fast'")):
+        code, out, err = load(["ok.yaml", "--run-time", "1s", flag, value], tmp_path)
+        assert code == 2 and message in err and "seconds" not in err, err

@@ -151,6 +151,7 @@ def test_spec_declared_login_ignores_another_files_ca(tmp_path, certs, idp, api)
                          config_text="defaults:\n  tls: {ca: certs/ca.pem}\n")
     assert code == 3, out + err
     assert "secret 'api_token'" in out and "certs/missing.pem" in out
+    assert "the TLS settings it logs in with" in out and "client certificate" not in out  # only the CA is wrong
     assert idp.logins == []
 
 

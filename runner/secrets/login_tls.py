@@ -66,7 +66,9 @@ def login_tls(decl: SecretDecl, ctx: SourceContext, fail: Callable[..., SecretEr
     except TlsMaterialError as exc:
         from_secret = inputs.secret_about(exc)
         said = f" (from secret '{from_secret}')" if from_secret else ""
-        raise fail(f"the client certificate it logs in with ({_where(tls)}){said} cannot be used: {exc.message}",
+        # a CA bundle is not a client certificate: name what is wrong
+        what = "the TLS settings" if exc.what == "tls.ca" else "the client certificate"
+        raise fail(f"{what} it logs in with ({_where(tls)}){said} cannot be used: {exc.message}",
                    inputs.key_lines) from None
     return LoginTls(verify, material.cert, material.ca_file, inputs.key_lines)
 

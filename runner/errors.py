@@ -77,10 +77,17 @@ class SecretError(RunnerError):
 
 
 class TransportError(RunnerError):
-    """`kind` is one of: connect, dns, tls, timeout, reset, redirect, too_large, invalid_url, proxy, other."""
+    """`kind` is one of: connect, dns, tls, timeout, reset, redirect, too_large, invalid_url, proxy, other.
+
+    A TLS failure may say what is needed (`wants`: "client_cert" or "ca") and add a `hint` to
+    its message naming a request's `tls:`; a caller whose settings are written elsewhere (a
+    login) says `fact` with a hint of its own instead."""
 
     exit_code = ExitCode.TRANSPORT
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, *, hint: str = "", wants: str | None = None) -> None:
         self.kind = kind
-        super().__init__(message)
+        self.fact = message
+        self.hint = hint
+        self.wants = wants
+        super().__init__(message + hint)

@@ -132,7 +132,8 @@ def test_without_the_ca_the_login_is_a_credential_error_naming_the_secret(tmp_pa
     assert code == 3, out + err
     assert "secret 'api_token'" in out
     assert "TLS verification failed" in out and "self-signed certificate" in out
-    assert "defaults.tls" in out  # where to give the CA
+    assert "defaults.tls" in out and "give a private CA there as ca" in out  # where to give the CA
+    assert "client certificate" not in out  # the CA was missing, not a client certificate
     assert idp.logins == [] and api.seen == []  # no login went through, nothing was sent to the API
 
 
@@ -231,6 +232,9 @@ def test_without_a_client_certificate_the_login_fails_naming_the_secret(tmp_path
                          config_text=config(login=OAUTH2_LOGIN, defaults="tls: {ca: certs/ca.pem}"))
     assert code == 3, out + err
     assert "secret 'api_token'" in out and "client certificate" in out
+    # one hint, naming where this login's TLS settings are: not a request's `tls:` (no login uses it)
+    assert "give a client certificate there as cert and key (or pkcs12)" in out and "runner.yaml" in out
+    assert "tls: {cert, key}" not in out
     assert mtls_idp.logins == [] and api.seen == []
 
 

@@ -189,6 +189,7 @@ def test_no_client_certificate_is_a_transport_error(server, certs, tmp_path):
     code, out, err = run(tmp_path, spec("{ca: certs/ca.pem}"), env(server, certs))
     assert code == 4, out + err
     assert "ERROR" in out and "client certificate" in out
+    assert "tls: {cert, key} or pkcs12" in out  # where a request's client certificate is set
 
 
 # --------------------------------------------------------------------------- the files

@@ -41,7 +41,7 @@ from ..model import SecretDecl
 from ..redact import SENSITIVE_KEY
 from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
 from .base import json_or_none, redirect_words, resolve_option
-from .login_tls import login_tls, tls_hint
+from .login_tls import login_tls, tls_failure
 
 __all__ = ["HttpSource", "build", "DEFAULT_TIMEOUT_S", "ERROR_FIELDS", "reads_relative_path"]
 
@@ -159,8 +159,8 @@ class HttpSource:
         try:
             resp = send(prepared)
         except TransportError as exc:
-            hint = tls_hint(self.decl) if exc.kind == "tls" else ""
-            raise self._fail(f"login request to {where} could not complete: {exc.message}{hint}", mask) from None
+            said = tls_failure(self.decl, exc) if exc.kind == "tls" else exc.message
+            raise self._fail(f"login request to {where} could not complete: {said}", mask) from None
         return self._token(resp, mask)
 
     def _token(self, resp: Any, mask: tuple[str, ...]) -> SecretValue:

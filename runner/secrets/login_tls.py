@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..errors import SecretError
+from ..errors import SecretError, TransportError
 from ..model import SecretDecl
 from .base import SourceContext, resolve_option
 
-__all__ = ["LoginTls", "login_tls", "tls_hint"]
+__all__ = ["LoginTls", "login_tls", "tls_failure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +73,19 @@ def login_tls(decl: SecretDecl, ctx: SourceContext, fail: Callable[..., SecretEr
     return LoginTls(verify, material.cert, material.ca_file, inputs.key_lines)
 
 
-def tls_hint(decl: SecretDecl) -> str:
-    """Where to fix a login whose TLS handshake failed: where its TLS settings come from."""
-    own = f"defaults.tls of {decl.span.path}" if decl.tls is not None else "the config's defaults.tls (or the --env environment's tls)"
-    return (f"; this login uses {own}, the TLS settings of where the secret is declared: "
-            "give a private CA there as ca, a client certificate as cert and key")
+_FIX = {
+    "client_cert": "give a client certificate there as cert and key (or pkcs12)",
+    "ca": "give a private CA there as ca",
+}
+
+
+def tls_failure(decl: SecretDecl, exc: TransportError) -> str:
+    """A login's failed TLS handshake in words, with one hint: where this login's TLS settings
+    come from (the transport's own hint names a request's `tls:`, which a login does not use)."""
+    own = (f"defaults.tls of {decl.span.path}" if decl.tls is not None
+           else "the config's defaults.tls (or the --env environment's tls)")
+    fix = _FIX.get(exc.wants or "", "give a private CA there as ca, a client certificate as cert and key")
+    return f"{exc.fact}; this login uses {own}, the TLS settings of where the secret is declared: {fix}"
 
 
 def _where(tls: Any) -> str:

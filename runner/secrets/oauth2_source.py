@@ -55,7 +55,7 @@ from ..model import SecretDecl
 from ..template import TemplateError
 from .base import SecretValue, SourceContext, check_value, clean_text, lifetime_seconds, seconds_option, url_without_query
 from .base import json_or_none, redirect_words, resolve_option
-from .login_tls import LoginTls, login_tls, tls_hint
+from .login_tls import LoginTls, login_tls, tls_failure
 
 __all__ = ["OAuth2Source", "build", "DEFAULT_TIMEOUT_S", "MAX_RETRIES", "MAX_RETRY_AFTER_S", "reads_relative_path"]
 
@@ -239,8 +239,8 @@ class OAuth2Source:
             try:
                 resp = self.ctx.post_form(url, fields, timeout=timeout, auth=auth, **tls.request_options())
             except TransportError as exc:
-                hint = tls_hint(self.decl) if exc.kind == "tls" else ""
-                raise self._fail(f"token endpoint {url_without_query(url)} could not be reached: {exc.message}{hint}",
+                said = tls_failure(self.decl, exc) if exc.kind == "tls" else exc.message
+                raise self._fail(f"token endpoint {url_without_query(url)} could not be reached: {said}",
                                  mask) from None
             if resp.status in (429, 503) and attempt < MAX_RETRIES:
                 wait = _retry_after(resp.header("Retry-After"), time.time())

@@ -54,14 +54,16 @@ def _tls_error(exc: BaseException, where: str) -> TransportError:
     reason = _tls_reason(exc)
     if any(isinstance(e, ssl.SSLEOFError) for e in _walk_causes(exc)) or "eof occurred" in reason:
         # TLS 1.3: a server that refuses our (missing) client certificate may just hang up.
-        return TransportError("tls", f"TLS connection closed by {where} during the handshake; "
-                                     "if it wants a client certificate, set tls: {cert, key} or pkcs12")
+        return TransportError("tls", f"TLS connection closed by {where} during the handshake",
+                              hint="; if it wants a client certificate, set tls: {cert, key} or pkcs12",
+                              wants="client_cert")
     if "alert" in reason:
         message = f"TLS handshake refused by {where} ({reason})"
         if "certificate required" in reason or "handshake failure" in reason or "bad certificate" in reason:
-            message += "; the server wants a client certificate it accepts (tls: {cert, key} or pkcs12)"
+            return TransportError("tls", message, wants="client_cert",
+                                  hint="; the server wants a client certificate it accepts (tls: {cert, key} or pkcs12)")
         return TransportError("tls", message)
-    return TransportError("tls", f"TLS verification failed for {where} ({reason})")
+    return TransportError("tls", f"TLS verification failed for {where} ({reason})", wants="ca")
 
 
 def _translate(exc: BaseException, url: str, timeout: float) -> TransportError:
